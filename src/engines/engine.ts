@@ -1,0 +1,89 @@
+/**
+ * The engine interface: a plain type with one method that matters (`generate`), like the AI SDK's
+ * language-model spec. Backends (vllm_api, openai, ollama_api, ...) implement it; transport retry,
+ * endpoint spreading and health tracking live inside an engine, schema repair (re-ask) lives in the
+ * step executor (`src/run`), so the two mechanisms stay separate.
+ */
+
+export type Backend = "vllm_api" | "openai" | "ollama_api" | "vllm_local" | "openai_compatible";
+
+/** Sampling parameters of a step. Unknown keys go to the server verbatim through `extra`. */
+export interface SamplingParams {
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  stop?: string[];
+  seed?: number;
+  /** Extra body fields sent as-is (e.g. `{ top_k: 20, repetition_penalty: 1.1 }`). */
+  extra?: Record<string, unknown>;
+}
+
+export interface EngineConfig {
+  name: string;
+  backend: Backend;
+  model: string;
+  /** Base URL(s) ending in `/v1` for OpenAI-style servers; several spread the load. */
+  endpoint?: string | string[];
+  /** Name of the environment variable holding the API key. Defaults: OPENAI_API_KEY for openai. */
+  apiKeyEnv?: string;
+  /** Requests in flight to this engine at once. @default 256 (vLLM's max-num-seqs) */
+  concurrency?: number;
+  /** Per-request timeout in milliseconds. @default 600_000 */
+  timeoutMs?: number;
+  /** Transport retries per request (429, 5xx, connection errors, timeouts). @default 6 */
+  maxRetries?: number;
+  // vllm_local only
+  dtype?: string;
+  gpuMemoryUtilization?: number;
+  enableReasoning?: boolean;
+  devices?: number[];
+  lazy?: boolean;
+}
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface GenerateRequest {
+  messages: ChatMessage[];
+  sampling: SamplingParams;
+  /** Guided JSON decoding: the engine asks the server for output matching this JSON Schema. */
+  schema?: { name: string; jsonSchema: Record<string, unknown> };
+  signal?: AbortSignal;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  /** `reasoning_content` / `reasoning` from reasoning models, when the server sends it. */
+  reasoning?: string;
+  finishReason: string;
+  usage: TokenUsage;
+  requestId?: string;
+  /** Transport attempts this result took (1 = first try). */
+  attempts: number;
+  latencyMs: number;
+}
+
+/** Events an engine reports (retries, endpoint health) so the run can count and show them. */
+export type EngineEvent =
+  | { type: "request-retry"; engine: string; attempt: number; status?: number; reason: string; delayMs: number }
+  | { type: "engine-down"; engine: string; reason: string }
+  | { type: "engine-up"; engine: string };
+
+export interface Engine {
+  readonly name: string;
+  readonly config: EngineConfig;
+  /**
+   * Sends one chat request, retrying transport failures. Rejects with a `ChainetteError`:
+   * `ENGINE_REQUEST` (row-level: the row gets an error record carrying `status`/`attempts`) or
+   * `ENGINE_DOWN` (infrastructure: the run stops, resumably).
+   */
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+/**
+ * An input source: rows in micro-batches, each with its 0-based position (`index`, the row_id) and,
+ * where the format allows it, the byte offset just past the row so a resume can seek instead of
+ * re-parsing a done prefix.
+ */
+
+export interface SourceRow {
+  /** 0-based position of the row in the input: its row_id. Stable across runs. */
+  index: number;
+  /** The row's columns, or the reason the row could not be decoded (it becomes an error record). */
+  value: Record<string, unknown>;
+  /** Byte offset just past this row in the (uncompressed) file, when the format is seekable. */
+  end?: number;
+  /** Set when the row could not be decoded; `value` is then `{}`. */
+  error?: string;
+}
+
+/** Where to start reading on resume: the first row not known done. */
+export interface SourcePosition {
+  row: number;
+  /** Byte offset of that row, when the source reported `end` offsets; lets JSONL seek. */
+  offset?: number;
+}
+
+export interface InputFingerprint {
+  /** The input as the user named it (path or "-"). */
+  path: string;
+  format: string;
+  /** Size, mtime and a hash of the head and tail of each file: cheap, catches real changes. */
+  files: { path: string; size: number; mtimeMs: number; sample: string }[];
+}
+
+export interface Source {
+  readonly format: string;
+  /** Rows in the input when known without reading it (Parquet, Arrow metadata), else undefined. */
+  totalRows(): Promise<number | undefined>;
+  fingerprint(): Promise<InputFingerprint>;
+  /** Streams batches of about `batchSize` rows starting at `from`. */
+  read(from: SourcePosition, options: { batchSize: number; signal?: AbortSignal }): AsyncIterable<SourceRow[]>;
+}
+
+export interface OpenSourceOptions {
+  /** `--split NAME` for a DatasetDict folder. */
+  split?: string;
+  /** `--columns a,b,new=old`, parsed: output name -> input name. */
+  columns?: { name: string; from: string }[];
+  /** Standard input, for "-". @default process.stdin */
+  stdin?: NodeJS.ReadableStream;
+}
