@@ -44,6 +44,8 @@ export interface OpenSourceOptions {
   split?: string;
   /** `--columns a,b,new=old`, parsed: output name -> input name. */
   columns?: { name: string; from: string }[];
+  /** `--limit N`: only rows with an index below N are read. @default no limit */
+  limit?: number;
   /** Standard input, for "-". @default process.stdin */
   stdin?: NodeJS.ReadableStream;
 }

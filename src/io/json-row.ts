@@ -1,0 +1,38 @@
+/**
+ * Decodes one JSON text (a JSONL line, a JSON array element) into a row value, or says why not.
+ * A row must be a JSON object; invalid UTF-8 is a row error, never a crash and never silent
+ * replacement characters.
+ */
+import { isUtf8 } from "node:buffer";
+
+export type DecodedRow = { value: Record<string, unknown>; error?: undefined } | { value?: undefined; error: string };
+
+const REPLACEMENT_CHARACTER = "\uFFFD";
+const MAX_MESSAGE_LENGTH = 200;
+
+export function decodeJsonRow(buffer: Buffer, start: number, stop: number): DecodedRow {
+  const text = buffer.toString("utf8", start, stop);
+  if (text.includes(REPLACEMENT_CHARACTER) && !isUtf8(buffer.subarray(start, stop))) {
+    return { error: "invalid UTF-8 bytes" };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { error: `invalid JSON: ${shorten((error as Error).message)}` };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { error: `expected a JSON object, got ${describeJsonValue(value)}` };
+  }
+  return { value: value as Record<string, unknown> };
+}
+
+export function describeJsonValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}
+
+function shorten(message: string): string {
+  return message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}...` : message;
+}

@@ -1,0 +1,43 @@
+/**
+ * `openSource(input, options)`: the one entry point from a CLI input argument to a Source. Finds
+ * the format (see detect-format.ts), opens the reader for it, checks `--columns` against the
+ * schema where there is one, and wraps `--columns` and `--limit` around the rows.
+ */
+import { ChainetteError } from "../errors.js";
+import { SelectedSource } from "./column-selection.js";
+import { detectFormat, type InputLayout } from "./detect-format.js";
+import { JsonlSource } from "./jsonl-source.js";
+import type { OpenSourceOptions, Source } from "./source.js";
+
+interface OpenedSource {
+  source: Source;
+  /** True when the format has a schema and the columns were checked against it. */
+  schemaChecked: boolean;
+}
+
+export async function openSource(input: string, options: OpenSourceOptions = {}): Promise<Source> {
+  if (options.limit !== undefined && !(Number.isInteger(options.limit) && options.limit >= 0)) {
+    throw new ChainetteError("USAGE", `Expected \`limit\` to be an integer >= 0, got \`${options.limit}\``);
+  }
+  const layout = await detectFormat(input, options.split);
+  const opened = await openLayout(input, layout, options);
+  if (options.columns === undefined && options.limit === undefined) return opened.source;
+  return new SelectedSource(opened.source, {
+    columns: options.columns,
+    limit: options.limit,
+    schemaChecked: opened.schemaChecked,
+    path: input,
+  });
+}
+
+async function openLayout(input: string, layout: InputLayout, options: OpenSourceOptions): Promise<OpenedSource> {
+  switch (layout.format) {
+    case "jsonl":
+      return {
+        source: new JsonlSource(layout.path, { gzip: layout.gzip, ...(options.stdin ? { stdin: options.stdin } : {}) }),
+        schemaChecked: false,
+      };
+    default:
+      throw new ChainetteError("INPUT_UNREADABLE", `cannot read ${input}: the ${layout.format} reader is not built yet`);
+  }
+}
