@@ -4,9 +4,11 @@
  * schema where there is one, and wraps `--columns` and `--limit` around the rows.
  */
 import { ChainetteError } from "../errors.js";
-import { SelectedSource } from "./column-selection.js";
+import { ArrowSource } from "./arrow-source.js";
+import { checkColumns, SelectedSource } from "./column-selection.js";
 import { detectFormat, type InputLayout } from "./detect-format.js";
 import { JsonlSource } from "./jsonl-source.js";
+import { ParquetSource } from "./parquet-source.js";
 import type { OpenSourceOptions, Source } from "./source.js";
 
 interface OpenedSource {
@@ -37,6 +39,16 @@ async function openLayout(input: string, layout: InputLayout, options: OpenSourc
         source: new JsonlSource(layout.path, { gzip: layout.gzip, ...(options.stdin ? { stdin: options.stdin } : {}) }),
         schemaChecked: false,
       };
+    case "parquet":
+    case "arrow": {
+      const wanted = options.columns?.map((column) => column.from);
+      const source =
+        layout.format === "parquet"
+          ? await ParquetSource.open(input, layout.files, wanted)
+          : await ArrowSource.open(input, layout.files, wanted);
+      if (options.columns !== undefined) checkColumns(options.columns, source.columnNames(), input);
+      return { source, schemaChecked: true };
+    }
     default:
       throw new ChainetteError("INPUT_UNREADABLE", `cannot read ${input}: the ${layout.format} reader is not built yet`);
   }
