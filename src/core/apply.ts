@@ -1,0 +1,49 @@
+import type { z } from "zod";
+import type { RowContext } from "./row-context.js";
+
+export interface ApplyOptions {
+  /** Unique in the chain; names the output folder and the template key. */
+  id: string;
+  /** @default id */
+  name?: string;
+  /** Each returned array element becomes a child row (`row_id` "12.0", "12.1", ...). @default false */
+  fanOut?: boolean;
+  /** Validates (and documents, for template checks) what the function returns. */
+  outputModel?: z.ZodType;
+  /** Rows in flight at once when the function is async. @default 64 */
+  concurrency?: number;
+}
+
+/**
+ * A pure TypeScript function in the chain. Returning a value maps the row, `null`/`undefined`
+ * drops it (filter), an array with `fanOut: true` emits one child row per element.
+ */
+export type ApplyFunction<Input = never, Output = unknown> = (
+  input: Input,
+  context: RowContext,
+) => Output | null | undefined | Promise<Output | null | undefined>;
+
+export interface ApplyNode {
+  readonly kind: "apply";
+  readonly id: string;
+  readonly name: string;
+  readonly fn: ApplyFunction<never>;
+  readonly fanOut: boolean;
+  readonly outputModel: z.ZodType | undefined;
+  readonly concurrency: number;
+}
+
+export function apply<Input = never, Output = unknown>(
+  fn: ApplyFunction<Input, Output>,
+  options: ApplyOptions,
+): ApplyNode {
+  return {
+    kind: "apply",
+    id: options.id,
+    name: options.name ?? options.id,
+    fn: fn as ApplyFunction<never>,
+    fanOut: options.fanOut ?? false,
+    outputModel: options.outputModel,
+    concurrency: options.concurrency ?? 64,
+  };
+}

@@ -1,0 +1,63 @@
+/** The ledger's versioned schema. Bump `SCHEMA_VERSION` and add a migration when it changes. */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+-- Each shard file and the prefix of it that is committed: a resume cuts the file back to bytes.
+CREATE TABLE IF NOT EXISTS shards (
+  dir    TEXT    NOT NULL,
+  seq    INTEGER NOT NULL,
+  lines  INTEGER NOT NULL,
+  bytes  INTEGER NOT NULL,
+  crc    INTEGER NOT NULL,
+  sealed INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (dir, seq)
+) WITHOUT ROWID;
+-- Root rows done above the watermark, as half-open ranges [start, end).
+CREATE TABLE IF NOT EXISTS done_ranges (
+  start      INTEGER PRIMARY KEY,
+  end        INTEGER NOT NULL,
+  end_offset INTEGER
+);
+CREATE TABLE IF NOT EXISTS progress (
+  id               INTEGER PRIMARY KEY CHECK (id = 1),
+  watermark_row    INTEGER NOT NULL,
+  watermark_offset INTEGER,
+  commits          INTEGER NOT NULL
+);
+-- One row per failed row (fan-out children included): what failed, where, and how often it was tried.
+CREATE TABLE IF NOT EXISTS failures (
+  row_id   TEXT PRIMARY KEY,
+  root     INTEGER NOT NULL,
+  node     TEXT NOT NULL,
+  type     TEXT NOT NULL,
+  message  TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  status   INTEGER
+);
+CREATE TABLE IF NOT EXISTS counters (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_stats (
+  node          TEXT PRIMARY KEY,
+  ok            INTEGER NOT NULL,
+  failed        INTEGER NOT NULL,
+  filtered      INTEGER NOT NULL,
+  input_tokens  INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  latency       TEXT NOT NULL
+);
+-- Each invocation (first run and every resume).
+CREATE TABLE IF NOT EXISTS sessions (
+  id         INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  ended_at   TEXT,
+  status     TEXT NOT NULL,
+  rows       INTEGER NOT NULL DEFAULT 0,
+  wall_ms    INTEGER NOT NULL DEFAULT 0
+);
+`;
