@@ -72,9 +72,24 @@ export interface GenerateResult {
 
 /** Events an engine reports (retries, endpoint health) so the run can count and show them. */
 export type EngineEvent =
-  | { type: "request-retry"; engine: string; attempt: number; status?: number; reason: string; delayMs: number }
+  | {
+      type: "request-retry";
+      engine: string;
+      /** The attempt that failed (1 = first try); the next one follows after `delayMs`. */
+      attempt: number;
+      status?: number;
+      reason: string;
+      delayMs: number;
+      /** The endpoint that failed, with any credentials in the URL redacted. */
+      endpoint?: string;
+    }
+  /** Every endpoint of the engine is down; calls wait (up to `engineDownTimeoutMs`). Once per outage. */
   | { type: "engine-down"; engine: string; reason: string }
-  | { type: "engine-up"; engine: string };
+  /** An endpoint answered again after the engine was down. */
+  | { type: "engine-up"; engine: string }
+  /** One endpoint failed `failureThreshold` requests in a row and is probed until it answers. */
+  | { type: "endpoint-down"; engine: string; endpoint: string; reason: string }
+  | { type: "endpoint-up"; engine: string; endpoint: string };
 
 export interface Engine {
   readonly name: string;

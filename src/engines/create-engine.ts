@@ -1,0 +1,99 @@
+/**
+ * `createEngine(config, options)`: the one place that turns a resolved `EngineConfig` into a live
+ * `Engine`. Fills backend defaults (endpoints, key variable), reads the API key from the
+ * environment, and refuses what it cannot run yet (`vllm_local`).
+ */
+import type { Logger } from "pino";
+import { ChainetteError } from "../errors.js";
+import type { ChatProtocol } from "./chat-protocol.js";
+import type { Engine, EngineConfig, EngineEvent } from "./engine.js";
+import { checkEngineDeclaration, engineLabel } from "./engine-declaration.js";
+import { HttpEngine } from "./http-engine.js";
+import { createOllamaChatProtocol } from "./ollama-chat-protocol.js";
+import { createOpenAiChatProtocol } from "./openai-chat-protocol.js";
+import { defaultRetryOptions, type RetryOptions } from "./retry-policy.js";
+
+export interface CreateEngineOptions {
+  /** Receives `request-retry`, `endpoint-down`/`-up`, `engine-down`/`-up`. */
+  onEvent?: (event: EngineEvent) => void;
+  /** Warnings about ignored fields. The library is silent without one. */
+  logger?: Pick<Logger, "warn">;
+  /** How long calls wait while every endpoint is down before `ENGINE_DOWN`. @default 300_000 */
+  engineDownTimeoutMs?: number;
+  /** Milliseconds between health probes of a down endpoint. @default 1000 */
+  probeIntervalMs?: number;
+  /** Consecutive transport failures that mark an endpoint down. @default 3 */
+  failureThreshold?: number;
+  /** Backoff tuning; `maxRetries` comes from the config. @default defaultRetryOptions */
+  retry?: Partial<Omit<RetryOptions, "maxRetries">>;
+  /** Where API keys are read. @default process.env */
+  env?: Record<string, string | undefined>;
+  /** Jitter source, injected in tests only. @default Math.random */
+  random?: () => number;
+}
+
+/** Default base URLs when a declaration names none. */
+export const defaultEndpoints: Partial<Record<EngineConfig["backend"], string>> = {
+  vllm_api: "http://localhost:8000/v1",
+  openai: "https://api.openai.com/v1",
+  ollama_api: "http://localhost:11434",
+};
+
+export function createEngine(config: EngineConfig, options: CreateEngineOptions = {}): Engine {
+  const check = checkEngineDeclaration(config, "module");
+  if (!check.ok) {
+    throw new ChainetteError("ENGINE_CONFIG", `Invalid engine ${engineLabel(config)}:\n  ${check.problems.join("\n  ")}`);
+  }
+  const { name, backend } = config;
+  if (backend === "vllm_local") {
+    throw new ChainetteError(
+      "ENGINE_CONFIG",
+      `Engine \`${name}\` uses backend vllm_local: vllm_local engines are started by \`chainette-stream warmup\`, ` +
+        "which is not implemented yet. Start `vllm serve` yourself and declare the engine with backend vllm_api " +
+        "and its endpoint (or pass --endpoint NAME=URL).",
+    );
+  }
+  const endpoint = config.endpoint ?? defaultEndpoints[backend];
+  if (endpoint === undefined) {
+    throw new ChainetteError("ENGINE_CONFIG", `Engine \`${name}\` (backend ${backend}) needs an \`endpoint\``);
+  }
+  if (config.enableReasoning !== undefined) {
+    options.logger?.warn({ engine: name }, `enable_reasoning is only honoured by vllm_local; engine ${name} ignores it`);
+  }
+  const protocol: ChatProtocol =
+    backend === "ollama_api" ? createOllamaChatProtocol(config.model) : createOpenAiChatProtocol(backend, config.model);
+  return new HttpEngine({
+    config: { ...config },
+    protocol,
+    urls: typeof endpoint === "string" ? [endpoint] : endpoint,
+    apiKey: readApiKey(config, options.env ?? process.env),
+    concurrency: config.concurrency ?? 256,
+    timeoutMs: config.timeoutMs ?? 600_000,
+    retry: { ...defaultRetryOptions, ...options.retry, maxRetries: config.maxRetries ?? defaultRetryOptions.maxRetries },
+    failureThreshold: positiveInteger("failureThreshold", options.failureThreshold ?? 3),
+    probeIntervalMs: positiveInteger("probeIntervalMs", options.probeIntervalMs ?? 1000),
+    engineDownTimeoutMs: positiveInteger("engineDownTimeoutMs", options.engineDownTimeoutMs ?? 300_000),
+    onEvent: options.onEvent,
+    random: options.random,
+  });
+}
+
+function readApiKey(config: EngineConfig, env: Record<string, string | undefined>): string | undefined {
+  const variable = config.apiKeyEnv ?? (config.backend === "openai" ? "OPENAI_API_KEY" : undefined);
+  if (variable === undefined) return undefined;
+  const key = env[variable];
+  if (key === undefined || key === "") {
+    throw new ChainetteError(
+      "ENGINE_CONFIG",
+      `Engine \`${config.name}\` reads its API key from the environment variable ${variable}, which is not set`,
+    );
+  }
+  return key;
+}
+
+function positiveInteger(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ChainetteError("USAGE", `Expected \`${option}\` to be an integer >= 1, got \`${value}\``);
+  }
+  return value;
+}

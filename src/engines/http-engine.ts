@@ -1,0 +1,106 @@
+/**
+ * An `Engine` over HTTP: a `ChatProtocol` (OpenAI chat-completions or Ollama) on top of the shared
+ * transport — an undici `Pool` per endpoint, least-in-flight spreading and health (`EndpointSet`),
+ * transport retry (`sendWithRetry`) and a p-queue that bounds requests in flight to `concurrency`.
+ */
+import PQueue from "p-queue";
+import type { Engine, EngineConfig, EngineEvent, GenerateRequest, GenerateResult } from "./engine.js";
+import type { ChatProtocol } from "./chat-protocol.js";
+import { EndpointSet } from "./endpoint-set.js";
+import { EngineRequestError, snippetOf } from "./engine-request-error.js";
+import type { RetryOptions } from "./retry-policy.js";
+import { sendWithRetry } from "./send-with-retry.js";
+
+export interface HttpEngineOptions {
+  /** The engine's resolved configuration (names an API key variable, never holds a key). */
+  config: EngineConfig;
+  protocol: ChatProtocol;
+  urls: readonly string[];
+  /** Sent as `Authorization: Bearer ...` only. */
+  apiKey: string | undefined;
+  concurrency: number;
+  timeoutMs: number;
+  retry: RetryOptions;
+  failureThreshold: number;
+  probeIntervalMs: number;
+  engineDownTimeoutMs: number;
+  onEvent?: ((event: EngineEvent) => void) | undefined;
+  /** Injected in tests only. @default Math.random */
+  random?: (() => number) | undefined;
+}
+
+export class HttpEngine implements Engine {
+  readonly name: string;
+  readonly config: EngineConfig;
+  readonly #options: HttpEngineOptions;
+  readonly #queue: PQueue;
+  readonly #endpoints: EndpointSet;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: HttpEngineOptions) {
+    this.#options = options;
+    this.name = options.config.name;
+    this.config = Object.freeze({ ...options.config });
+    const authorization: Record<string, string> =
+      options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
+    this.#headers = { "content-type": "application/json", accept: "application/json", ...authorization };
+    this.#queue = new PQueue({ concurrency: options.concurrency });
+    this.#endpoints = new EndpointSet({
+      engine: this.name,
+      urls: options.urls,
+      probePath: options.protocol.probePath,
+      probeHeaders: authorization,
+      connections: options.concurrency,
+      failureThreshold: options.failureThreshold,
+      probeIntervalMs: options.probeIntervalMs,
+      engineDownTimeoutMs: options.engineDownTimeoutMs,
+      onEvent: options.onEvent,
+    });
+  }
+
+  generate(request: GenerateRequest): Promise<GenerateResult> {
+    return this.#queue.add(() => this.#generate(request), request.signal === undefined ? {} : { signal: request.signal });
+  }
+
+  /** Requests waiting for a free slot (not yet sent). */
+  get pending(): number {
+    return this.#queue.size;
+  }
+
+  async close(): Promise<void> {
+    this.#queue.clear();
+    await this.#endpoints.close();
+  }
+
+  async #generate(request: GenerateRequest): Promise<GenerateResult> {
+    const { protocol, apiKey } = this.#options;
+    const started = performance.now();
+    const response = await sendWithRetry({
+      engine: this.name,
+      endpoints: this.#endpoints,
+      path: protocol.chatPath,
+      body: JSON.stringify(protocol.buildBody(request)),
+      headers: this.#headers,
+      timeoutMs: this.#options.timeoutMs,
+      retry: this.#options.retry,
+      signal: request.signal,
+      secret: apiKey,
+      onEvent: this.#options.onEvent,
+      ...(this.#options.random === undefined ? {} : { random: this.#options.random }),
+    });
+    try {
+      const reply = protocol.parseReply(JSON.parse(response.body), request);
+      return { ...reply, attempts: response.attempts, latencyMs: performance.now() - started };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new EngineRequestError({
+        engine: this.name,
+        attempts: response.attempts,
+        status: response.status,
+        bodySnippet: snippetOf(response.body, apiKey),
+        message: `Engine \`${this.name}\` sent a reply that could not be read: ${reason}`,
+        cause: error,
+      });
+    }
+  }
+}
