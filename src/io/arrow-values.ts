@@ -3,7 +3,7 @@
  * JavaScript values alone cannot tell a timestamp from a number): timestamps and dates become ISO
  * strings, int64 a number or a string, binary base64, structs objects, lists arrays.
  */
-import { DataType, type Field, type Schema } from "apache-arrow";
+import { DataType, type Schema } from "apache-arrow";
 import { plainBigInt, plainBinary, toPlainValue } from "./plain-value.js";
 
 export type ValueConverter = (value: unknown) => unknown;
