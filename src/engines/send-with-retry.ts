@@ -1,12 +1,13 @@
 /**
  * One POST with transport retries across an engine's endpoints. Retries retryable statuses and
  * connection errors/timeouts with the policy of `retry-policy.ts`, emitting `request-retry`.
- * A connection failure that leaves its endpoint down is not counted against `maxRetries`: the call
- * goes back to `EndpointSet.acquire`, which picks another endpoint or waits for one to come up.
+ * Connection errors, timeouts and 500/502/503/504 also count towards marking the endpoint down; a
+ * failure that leaves its endpoint down is not counted against `maxRetries`: the call goes back to
+ * `EndpointSet.acquire`, which picks another endpoint or waits for one to come up.
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
 import type { EngineEvent } from "./engine.js";
-import type { EndpointSet } from "./endpoint-set.js";
+import type { Endpoint, EndpointSet } from "./endpoint-set.js";
 import { EngineRequestError, snippetOf } from "./engine-request-error.js";
 import { displayUrl } from "./display-url.js";
 import {
@@ -52,53 +53,24 @@ export async function sendWithRetry(options: SendOptions): Promise<SentResponse>
   for (;;) {
     const endpoint = await endpoints.acquire(signal);
     attempts += 1;
-    let status: number;
-    let body: string;
-    let retryAfter: string | string[] | undefined;
-    try {
-      const response = await endpoint.pool.request({
-        method: "POST",
-        path: endpoint.path(options.path),
-        headers: options.headers,
-        body: options.body,
-        headersTimeout: options.timeoutMs,
-        bodyTimeout: options.timeoutMs,
-        signal,
-      });
-      status = response.statusCode;
-      retryAfter = response.headers["retry-after"];
-      body = await response.body.text();
-    } catch (error) {
-      endpoints.release(endpoint);
-      if (signal?.aborted === true) throw signal.reason;
-      const code = transportErrorCode(error) ?? (error instanceof Error ? error.message : String(error));
-      const reason = /TIMEOUT/.test(code) ? `${code} (timeoutMs ${options.timeoutMs})` : code;
-      if (!isRetryableTransportError(error)) {
-        throw new EngineRequestError({ engine, attempts, message: `Request to engine \`${engine}\` failed: ${reason}`, cause: error });
-      }
+    const outcome = await attemptOnce(options, endpoint);
+    if (outcome.status !== undefined && outcome.status >= 200 && outcome.status < 300) {
+      endpoints.reportSuccess(endpoint);
+      return { status: outcome.status, body: outcome.body, attempts };
+    }
+    const { status, reason } = outcome;
+    const snippet = status === undefined ? outcome.body : snippetOf(outcome.body, options.secret);
+    const retryable = status === undefined ? isRetryableTransportError(outcome.error) : retry.retryStatuses.includes(status);
+    if (status === undefined || healthStatuses.has(status)) {
+      // The endpoint itself may be failing: once it is marked down, this failure does not count.
       const down = endpoints.reportTransportFailure(endpoint, reason);
-      if (down && uncounted < maxUncountedFailures) {
+      if (retryable && down && uncounted < maxUncountedFailures) {
         uncounted += 1;
         continue;
       }
-      counted += 1;
-      if (counted > retry.maxRetries) {
-        throw new EngineRequestError({
-          engine,
-          attempts,
-          bodySnippet: code,
-          message: `Request to engine \`${engine}\` failed after ${attempts} attempts: ${reason}`,
-          cause: error,
-        });
-      }
-      await pause(options, { attempts, retryNumber: counted, status: undefined, reason, retryAfter: undefined, url: endpoint.url });
-      continue;
+    } else {
+      endpoints.reportSuccess(endpoint);
     }
-    endpoints.release(endpoint);
-    endpoints.reportSuccess(endpoint);
-    if (status >= 200 && status < 300) return { status, body, attempts };
-    const snippet = snippetOf(body, options.secret);
-    const retryable = retry.retryStatuses.includes(status);
     counted += 1;
     if (!retryable || counted > retry.maxRetries) {
       const after = retryable ? ` after ${attempts} attempts` : "";
@@ -107,10 +79,52 @@ export async function sendWithRetry(options: SendOptions): Promise<SentResponse>
         attempts,
         status,
         bodySnippet: snippet,
-        message: `Engine \`${engine}\` answered HTTP ${status}${after}: ${snippet}`,
+        message:
+          status === undefined
+            ? `Request to engine \`${engine}\` failed${after}: ${reason}`
+            : `Engine \`${engine}\` answered HTTP ${status}${after}: ${snippet}`,
+        cause: outcome.error,
       });
     }
-    await pause(options, { attempts, retryNumber: counted, status, reason: `HTTP ${status}`, retryAfter, url: endpoint.url });
+    await pause(options, { attempts, retryNumber: counted, status, reason, retryAfter: outcome.retryAfter, url: endpoint.url });
+  }
+}
+
+/** Statuses that say the server itself is unwell: they count towards marking an endpoint down. */
+const healthStatuses = new Set([500, 502, 503, 504]);
+
+interface AttemptOutcome {
+  /** Absent when no response came (connection error, timeout). */
+  status: number | undefined;
+  /** The response body, or the error code when no response came. */
+  body: string;
+  reason: string;
+  retryAfter: string | string[] | undefined;
+  error?: unknown;
+}
+
+async function attemptOnce(options: SendOptions, endpoint: Endpoint): Promise<AttemptOutcome> {
+  const { signal } = options;
+  try {
+    const response = await endpoint.pool.request({
+      method: "POST",
+      path: endpoint.path(options.path),
+      headers: options.headers,
+      body: options.body,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      signal,
+    });
+    const body = await response.body.text();
+    const status = response.statusCode;
+    return { status, body, reason: `HTTP ${status}`, retryAfter: response.headers["retry-after"] };
+  } catch (error) {
+    if (signal?.aborted === true) throw signal.reason;
+    const code = transportErrorCode(error) ?? (error instanceof Error ? error.message : String(error));
+    const reason = /TIMEOUT/.test(code) ? `${code} (timeoutMs ${options.timeoutMs})` : code;
+    return { status: undefined, body: code, reason, retryAfter: undefined, error };
+  } finally {
+    options.endpoints.release(endpoint);
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * A tiny real HTTP server on loopback port 0 for engine tests: it records every request (method,
  * path, headers, parsed body) and answers with whatever the test's handler says, including
- * "reset the connection" and "answer late". It can stop and start again on the same port, to play
- * an endpoint that goes down and comes back.
+ * "reset the connection" and "answer late". GET requests are health probes: recorded apart and
+ * answered by `options.probe` (200 by default). It can stop and start again on the same port, to
+ * play an endpoint that goes down and comes back.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -24,7 +25,10 @@ export interface TestServer {
   /** `http://127.0.0.1:PORT` (no `/v1`). */
   url: string;
   port: number;
+  /** POST requests, in arrival order (the handler's `index`). */
   requests: RecordedRequest[];
+  /** GET requests (health probes). */
+  probes: RecordedRequest[];
   /** Requests being answered right now, and the most at once so far. */
   inFlight: number;
   maxInFlight: number;
@@ -32,7 +36,14 @@ export interface TestServer {
   start(): Promise<void>;
 }
 
-export function chatCompletion(content: string, extra: Record<string, unknown> = {}): Answer {
+export interface TestServerOptions {
+  /** @default 0 */
+  port?: number;
+  /** Answer to GET requests. @default () => ({ json: { data: [] } }) */
+  probe?: () => Answer;
+}
+
+export function chatCompletion(content: string, extra: Record<string, unknown> = {}): Exclude<Answer, "reset"> {
   return {
     json: {
       id: "chatcmpl-test",
@@ -44,13 +55,14 @@ export function chatCompletion(content: string, extra: Record<string, unknown> =
   };
 }
 
-export async function startTestServer(handler: Handler, port = 0): Promise<TestServer> {
+export async function startTestServer(handler: Handler, options: TestServerOptions = {}): Promise<TestServer> {
   let server: Server | undefined;
   const sockets = new Set<Socket>();
   const state: TestServer = {
     url: "",
-    port,
+    port: options.port ?? 0,
     requests: [],
+    probes: [],
     inFlight: 0,
     maxInFlight: 0,
     async stop() {
@@ -83,6 +95,13 @@ export async function startTestServer(handler: Handler, port = 0): Promise<TestS
       headers: request.headers,
       body: raw === "" ? undefined : (JSON.parse(raw) as unknown),
     };
+    if (recorded.method === "GET") {
+      state.probes.push(recorded);
+      const probeReply = options.probe?.() ?? { json: { data: [] } };
+      if (probeReply === "reset") request.socket.destroy();
+      else response.writeHead(probeReply.status ?? 200, { "content-type": "application/json" }).end(JSON.stringify(probeReply.json ?? {}));
+      return;
+    }
     const index = state.requests.push(recorded) - 1;
     state.inFlight += 1;
     state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);

@@ -29,7 +29,7 @@ async function setup(handler: Handler, config: { maxRetries?: number; timeoutMs?
   server = await startTestServer(handler);
   engine = createEngine(
     { name: "sim", backend: "openai_compatible", model: "m", endpoint: `${server.url}/v1`, apiKeyEnv: "TEST_KEY", ...config },
-    { retry: fast, env: { TEST_KEY: secret }, onEvent: (event) => events.push(event) },
+    { retry: fast, probeIntervalMs: 50, env: { TEST_KEY: secret }, onEvent: (event) => events.push(event) },
   );
   return engine;
 }
@@ -89,11 +89,22 @@ describe("failures that end the request", () => {
   });
 
   it("gives up after maxRetries", async () => {
-    const target = await setup(() => ({ status: 503, text: "overloaded" }), { maxRetries: 2 });
+    const target = await setup(() => ({ status: 429, text: "rate limited" }), { maxRetries: 2 });
     const error = await failure(target.generate(request));
-    expect(error).toMatchObject({ code: "ENGINE_REQUEST", status: 503, attempts: 3, bodySnippet: "overloaded" });
+    expect(error).toMatchObject({ code: "ENGINE_REQUEST", status: 429, attempts: 3, bodySnippet: "rate limited" });
     expect(error.message).toContain("after 3 attempts");
     expect(server?.requests).toHaveLength(3);
+    expect(events.filter((event) => event.type === "request-retry")).toHaveLength(2);
+  });
+
+  it("gives up on a server that answers 500 while its health probe says it is fine", async () => {
+    // 3 failures in a row mark the endpoint down; the probe brings it back; those do not all count.
+    const target = await setup(() => ({ status: 500, text: "internal error" }), { maxRetries: 2 });
+    const error = await failure(target.generate(request));
+    expect(error).toMatchObject({ code: "ENGINE_REQUEST", status: 500, bodySnippet: "internal error" });
+    expect(error.attempts).toBeGreaterThanOrEqual(3);
+    expect(error.attempts).toBeLessThanOrEqual(6);
+    expect(events.map((event) => event.type)).toContain("endpoint-up");
   });
 
   it("sends the key in Authorization and never shows it in errors, events or config", async () => {
