@@ -5,7 +5,7 @@
  * and the pre-0.15 framing without the 0xFFFFFFFF continuation marker. Detects truncation.
  */
 import { open } from "node:fs/promises";
-import { Message, type Schema } from "apache-arrow";
+import { Message, RecordBatchReader, type Schema } from "apache-arrow";
 
 const FILE_MAGIC = "ARROW1";
 const CONTINUATION = -1;
@@ -21,7 +21,8 @@ export async function scanArrowFile(path: string): Promise<ArrowFileScan> {
     const { size } = await handle.stat();
     const prefix = Buffer.alloc(8);
     await handle.read(prefix, 0, 8, 0);
-    let position = prefix.toString("latin1", 0, 6) === FILE_MAGIC ? 8 : 0;
+    const fileFormat = prefix.toString("latin1", 0, 6) === FILE_MAGIC;
+    let position = fileFormat ? 8 : 0;
     let schema: Schema | undefined;
     const batchLengths: number[] = [];
     while (position + 8 <= size) {
@@ -40,6 +41,8 @@ export async function scanArrowFile(path: string): Promise<ArrowFileScan> {
       position += framing + metadataLength + Number(message.bodyLength);
       if (position > size) throw truncated(position);
     }
+    // the file format may keep its schema only in the footer
+    if (schema === undefined && fileFormat) schema = (await (await RecordBatchReader.from(handle)).open()).schema;
     if (schema === undefined) throw new Error("no schema message");
     return { schema, batchLengths };
   } finally {

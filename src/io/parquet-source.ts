@@ -94,6 +94,8 @@ export class ParquetSource implements Source {
         rowStart,
         rowEnd,
         compressors,
+        // strings are the columns annotated as such; other byte arrays stay binary (then base64)
+        utf8: false,
         ...(this.#columns ? { columns: this.#columns } : {}),
       });
     } catch (error) {
