@@ -1,7 +1,8 @@
 /**
  * The endpoints of one engine: an undici `Pool` each, least-in-flight selection among the healthy
  * ones, and health tracking. An endpoint that fails `failureThreshold` requests in a row with
- * transport errors is marked down and probed until it answers. While every endpoint is down,
+ * transport errors or 5xx (or refuses a connection once) is marked down and probed until it answers
+ * its probe path with a status below 500. While every endpoint is down,
  * `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
  */
 import { Pool } from "undici";
@@ -98,11 +99,14 @@ export class EndpointSet {
     endpoint.consecutiveFailures = 0;
   }
 
-  /** Records a transport failure; returns whether the endpoint is down now. */
-  reportTransportFailure(endpoint: Endpoint, reason: string): boolean {
+  /**
+   * Records a failure that may be the endpoint's (no response, or 500/502/503/504); returns whether
+   * the endpoint is down now. `immediate` marks it down at once (connection refused: nothing listens).
+   */
+  reportTransportFailure(endpoint: Endpoint, reason: string, immediate = false): boolean {
     if (!endpoint.up) return true;
     endpoint.consecutiveFailures += 1;
-    if (endpoint.consecutiveFailures < this.#failureThreshold) return false;
+    if (!immediate && endpoint.consecutiveFailures < this.#failureThreshold) return false;
     endpoint.up = false;
     this.#emit({ type: "endpoint-down", engine: this.#options.engine, endpoint: displayUrl(endpoint.url), reason });
     this.#scheduleProbe(endpoint);

@@ -63,7 +63,8 @@ export async function sendWithRetry(options: SendOptions): Promise<SentResponse>
     const retryable = status === undefined ? isRetryableTransportError(outcome.error) : retry.retryStatuses.includes(status);
     if (status === undefined || healthStatuses.has(status)) {
       // The endpoint itself may be failing: once it is marked down, this failure does not count.
-      const down = endpoints.reportTransportFailure(endpoint, reason);
+      const refused = status === undefined && transportErrorCode(outcome.error) === "ECONNREFUSED";
+      const down = endpoints.reportTransportFailure(endpoint, reason, refused);
       if (retryable && down && uncounted < maxUncountedFailures) {
         uncounted += 1;
         continue;
