@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { openSource } from "../../src/io/open-source.js";
+import { expectChainetteError } from "./expect-chainette-error.js";
 import { readAll } from "./read-all.js";
 import { useTempFolder } from "./temp-folder.js";
 
@@ -41,12 +42,12 @@ describe("CSV source", () => {
   it("checks --columns against the header before the first row", async () => {
     writeFileSync(file("columns.csv"), "a,b\n1,2\n");
     const source = await openSource(file("columns.csv"), { columns: [{ name: "c", from: "c" }] });
-    await expect(readAll(source)).rejects.toThrow(/"c".*available columns: a, b/);
+    await expectChainetteError(readAll(source), "USAGE", /"c".*available columns: a, b/);
   });
 
   it("ends with INPUT_UNREADABLE on an unclosed quote", async () => {
     writeFileSync(file("unclosed.csv"), 'a,b\n1,"never closed\n');
-    await expect(readAll(await openSource(file("unclosed.csv")))).rejects.toMatchObject({ code: "INPUT_UNREADABLE" });
+    await expectChainetteError(readAll(await openSource(file("unclosed.csv"))), "INPUT_UNREADABLE", /unclosed\.csv as CSV/);
   });
 });
 
@@ -60,11 +61,9 @@ describe("JSON array source", () => {
     const rows = await readAll(source);
     expect(rows).toHaveLength(603);
     expect(rows.slice(0, 600).map((row) => row.value)).toEqual(elements);
-    expect(rows.slice(600).map((row) => row.error)).toEqual([
-      expect.stringMatching(/array element 600 .*expected a JSON object, got a number/),
-      expect.stringMatching(/got a string/),
-      expect.stringMatching(/got null/),
-    ]);
+    expect(rows[600]?.error).toMatch(/array element 600 .*expected a JSON object, got a number/);
+    expect(rows[601]?.error).toMatch(/got a string/);
+    expect(rows[602]?.error).toMatch(/got null/);
     const resumeAt = rows[299]?.end ?? 0;
     expect(await readAll(source, { row: 300, offset: resumeAt })).toEqual(rows.slice(300));
     expect(await readAll(source, { row: 300 })).toEqual(rows.slice(300));
@@ -85,7 +84,7 @@ describe("JSON array source", () => {
     const reading = (async () => {
       for await (const batch of (await openSource(file("truncated.json"))).read({ row: 0 }, { batchSize: 1 })) rows.push(...batch);
     })();
-    await expect(reading).rejects.toMatchObject({ code: "INPUT_UNREADABLE", message: expect.stringMatching(/truncated\.json.*closing "\]"/) });
+    await expectChainetteError(reading, "INPUT_UNREADABLE", /truncated\.json.*closing "\]"/);
     expect(rows).toHaveLength(2);
   });
 });
@@ -95,9 +94,6 @@ describe("format detection", () => {
     writeFileSync(file("rows.txt"), '{"a":1}\n');
     expect((await openSource(file("rows.txt"))).format).toBe("jsonl");
     writeFileSync(file("notes.txt"), "just some text\n");
-    await expect(openSource(file("notes.txt"))).rejects.toMatchObject({
-      code: "INPUT_UNREADABLE",
-      message: expect.stringMatching(/notes\.txt.*expected \.jsonl, \.json/),
-    });
+    await expectChainetteError(openSource(file("notes.txt")), "INPUT_UNREADABLE", /notes\.txt.*expected \.jsonl, \.json/);
   });
 });
