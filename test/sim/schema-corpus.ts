@@ -99,6 +99,6 @@ export const schemaArbitrary: fc.Arbitrary<Schema> = fc.letrec<{ schema: Schema;
       fc.subarray(Object.keys(properties)).map((required) => ({ type: "object", properties, required, additionalProperties: false }))),
     fc.tuple(tie("schema"), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })).map(([items, minItems, extra]) => ({ type: "array", items, minItems, maxItems: minItems + extra })),
     fc.array(tie("schema"), { minLength: 1, maxLength: 3 }).map((anyOf) => ({ anyOf })),
-    tie("leaf").map((schema) => ({ ...schema, type: [schema.type ?? "string", "null"] })).filter((schema) => typeof schema.type[0] === "string" && schema.enum === undefined && schema.const === undefined),
+    tie("leaf").filter((schema) => typeof schema.type === "string").map((schema): Schema => ({ ...schema, type: [schema.type, "null"] })),
   ),
 })).schema;
