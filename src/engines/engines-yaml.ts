@@ -39,18 +39,16 @@ export function parseEnginesYaml(text: string, source = "engines YAML"): EngineD
   const declarations: EngineDeclaration[] = [];
   const seen = new Map<string, number>();
   entries.forEach((entry: unknown, position) => {
+    const name = (entry as { name?: unknown } | null)?.name;
+    const earlier = typeof name === "string" ? seen.get(name) : undefined;
+    if (earlier !== undefined) problems.push(`${engineLabel(entry, position)}: the name is already used by engines[${earlier}]`);
+    else if (typeof name === "string") seen.set(name, position);
     const check = checkEngineDeclaration(entry, "yaml");
     if (!check.ok) {
       for (const problem of check.problems) problems.push(`${engineLabel(entry, position)}: ${problem}`);
-      return;
+    } else if (earlier === undefined) {
+      declarations.push(check.declaration);
     }
-    const earlier = seen.get(check.declaration.name);
-    if (earlier !== undefined) {
-      problems.push(`${engineLabel(entry, position)}: the name is already used by engines[${earlier}]`);
-      return;
-    }
-    seen.set(check.declaration.name, position);
-    declarations.push(check.declaration);
   });
   if (problems.length > 0) {
     throw new ChainetteError("ENGINE_CONFIG", `Invalid engines in ${source}:\n  ${problems.join("\n  ")}`);
