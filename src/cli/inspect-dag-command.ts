@@ -1,0 +1,39 @@
+/** `chainette-stream inspect-dag CHAIN_FILE[:EXPORT]`: the DAG as a tree, validated, no requests. */
+import { parseArgs } from "node:util";
+import { buildPlan, type ElementPlan } from "../core/plan.js";
+import { loadEnginesYaml } from "../engines/engines-yaml.js";
+import { resolveEngineConfigs } from "../engines/resolve-engine-configs.js";
+import { ChainetteError } from "../errors.js";
+import { EXIT } from "./exit-codes.js";
+import { loadChain } from "./load-chain.js";
+
+export async function inspectDagCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { engines: { type: "string" }, endpoint: { type: "string", multiple: true } } });
+  const argument = positionals[0];
+  if (argument === undefined) throw new ChainetteError("USAGE", "Usage: chainette-stream inspect-dag CHAIN_FILE[:EXPORT] [--engines FILE]");
+  const { chain } = await loadChain(argument);
+  const yaml = values.engines === undefined ? [] : await loadEnginesYaml(values.engines);
+  const engines = resolveEngineConfigs({ yaml, endpointOverrides: values.endpoint ?? [] });
+  const plan = buildPlan(chain, { engineNames: new Set(engines.map((engine) => engine.name)) });
+  const lines = [`${plan.name}  (fingerprint ${plan.fingerprint})`, `└─ input${plan.inputSchema ? `: ${Object.keys(plan.inputSchema.properties ?? {}).join(", ")}` : " (untyped)"}`];
+  const walk = (elements: readonly ElementPlan[], indent: string): void => {
+    for (const element of elements) {
+      if (element.kind === "group") {
+        lines.push(`${indent}├─ parallel`);
+        for (const branch of element.branches) {
+          lines.push(`${indent}│  ├─ branch ${branch.name}${branch.alias ? ` → joins as {{${branch.alias}.…}}` : " (side branch)"}`);
+          walk(branch.elements, `${indent}│  │  `);
+        }
+      } else if (element.kind === "step") {
+        const model = engines.find((engine) => engine.name === element.engineName)?.model ?? "?";
+        lines.push(`${indent}├─ step ${element.id} [${element.engineName}: ${model}] → ${Object.keys(element.outputSchema?.properties ?? {}).join(", ")}`);
+      } else {
+        lines.push(`${indent}├─ apply ${element.id}${element.node.fanOut ? " (fan-out)" : ""}`);
+      }
+    }
+  };
+  walk(plan.elements, "   ");
+  lines.push(`valid: ${plan.nodes.length} node(s), every template path and engine checked`);
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/** The `chainette-stream` command. Logs go to stderr; stdout is for data and summaries. */
+import { isChainetteError } from "../errors.js";
+import { runSimCommand } from "../sim/command.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { inspectCommand } from "./inspect-command.js";
+import { inspectDagCommand } from "./inspect-dag-command.js";
+import { runCommand } from "./run-command.js";
+
+const HELP = `Usage: chainette-stream <command> [options]
+
+Commands:
+  run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR   run a chain (again: resume)
+  inspect OUTDIR                               what a run did, live or finished
+  inspect-dag CHAIN_FILE[:EXPORT]              the DAG and its validation, no requests
+  sim [--port N]                               the bundled vLLM-compatible simulator
+  warmup / kill                                vllm_local engine lifecycle (not available yet)
+
+Run \`chainette-stream <command> --help\` for a command's options.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "run":
+      return runCommand(rest);
+    case "inspect":
+      return inspectCommand(rest);
+    case "inspect-dag":
+      return inspectDagCommand(rest);
+    case "sim":
+      return runSimCommand(rest);
+    case "warmup":
+    case "kill":
+      process.stderr.write(`chainette-stream ${command}: vllm_local engines are not supported yet; start \`vllm serve\` yourself and use backend vllm_api\n`);
+      return EXIT.usage;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(HELP);
+      return command === undefined ? EXIT.usage : EXIT.ok;
+    default:
+      process.stderr.write(`unknown command \`${command}\`\n\n${HELP}`);
+      return EXIT.usage;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = isChainetteError(error) ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`error: ${message}\n`);
+    process.exitCode = isChainetteError(error) ? exitCodeFor(error) : error instanceof TypeError && String((error as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS") ? EXIT.usage : EXIT.failure;
+  },
+);

@@ -1,0 +1,138 @@
+/** `chainette-stream run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR [options]`. */
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { loadEnginesYaml } from "../engines/engines-yaml.js";
+import { resolveEngineConfigs } from "../engines/resolve-engine-configs.js";
+import { ChainetteError, isChainetteError } from "../errors.js";
+import { RunEvents } from "../run/events.js";
+import { RunControl } from "../run/run-control.js";
+import { runJob } from "../run/run-job.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { loadChain } from "./load-chain.js";
+import { parseColumns, parseInteger, parseRate } from "./option-values.js";
+import { ProgressView, type ViewMode } from "./progress-view.js";
+import { RunStats } from "./run-stats.js";
+import { printSummary } from "./print-summary.js";
+
+export const RUN_HELP = `Usage: chainette-stream run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR [options]
+
+Runs a chain over INPUT into OUTDIR. Running the same command again resumes.
+
+Input:
+  -i, --input PATH            .jsonl .json .csv .parquet .arrow (optionally .gz), a folder of
+                              Parquet shards or a Hugging Face save_to_disk folder, or - for stdin
+  --split NAME                split of a DatasetDict folder
+  --columns a,b,new=old       select and rename input columns
+  --limit N                   stop after N input rows
+Output:
+  -o, --output DIR            output folder (required)
+  --format jsonl              shard format (default jsonl)
+  --max-lines-per-file N      lines per shard (default 10000)
+  --fresh                     discard an earlier run in OUTDIR
+Engines:
+  --engines FILE              engines YAML (entries override registerEngine of the same name)
+  --endpoint NAME=URL         override one engine's endpoint (repeatable)
+  --concurrency N             requests in flight per engine (default 256)
+  --batch-size N              rows per micro-batch (default 256)
+  --engine-down-timeout S     seconds to wait for a down engine before stopping (default 300)
+  --max-error-rate X          stop (resumably) when more than X (0-1) of the rows fail
+  --grace S                   seconds in-flight rows get to finish after Ctrl-C (default 30)
+Display:
+  --quiet                     print only the final summary
+  --json-logs                 pino JSON events on stderr instead of the live view
+`;
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      input: { type: "string", short: "i" },
+      output: { type: "string", short: "o" },
+      split: { type: "string" },
+      columns: { type: "string" },
+      limit: { type: "string" },
+      format: { type: "string" },
+      "max-lines-per-file": { type: "string" },
+      fresh: { type: "boolean" },
+      engines: { type: "string" },
+      endpoint: { type: "string", multiple: true },
+      concurrency: { type: "string" },
+      "batch-size": { type: "string" },
+      "engine-down-timeout": { type: "string" },
+      "max-error-rate": { type: "string" },
+      grace: { type: "string" },
+      quiet: { type: "boolean" },
+      "json-logs": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(RUN_HELP);
+    return EXIT.ok;
+  }
+  const chainArgument = positionals[0];
+  if (chainArgument === undefined || values.input === undefined || values.output === undefined) {
+    throw new ChainetteError("USAGE", `run needs CHAIN_FILE, -i INPUT and -o OUTDIR\n\n${RUN_HELP}`);
+  }
+  if (values.format !== undefined && values.format !== "jsonl") {
+    throw new ChainetteError("USAGE", `Expected \`--format\` to be jsonl, got \`${values.format}\``);
+  }
+  const { chain } = await loadChain(chainArgument);
+  const yaml = values.engines === undefined ? [] : await loadEnginesYaml(values.engines);
+  const engines = resolveEngineConfigs({ yaml, endpointOverrides: values.endpoint ?? [] });
+
+  const events = new RunEvents();
+  const stats = new RunStats();
+  const mode: ViewMode = values.quiet ? "quiet" : values["json-logs"] ? "json" : process.stderr.isTTY ? "tty" : "lines";
+  const logger = mode === "json" ? pino({ base: null }, pino.destination(2)) : undefined;
+  const view = new ProgressView({ mode, stats, chainName: chain.name, ...(logger ? { logger } : {}) });
+  events.on(stats.onEvent);
+  events.on(view.onEvent);
+
+  const graceMs = parseInteger("--grace", values.grace, 30) * 1000;
+  const control = new RunControl(graceMs);
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = true;
+    if (control.requestStop(signal === "SIGINT" ? "Ctrl-C" : signal)) events.emit({ type: "stop-requested", reason: signal === "SIGINT" ? "Ctrl-C" : signal, graceMs });
+    else control.abort(`${signal} again: abandoning the rows in flight`);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  view.start();
+  try {
+    const maxErrorRate = values["max-error-rate"] === undefined ? undefined : parseRate("--max-error-rate", values["max-error-rate"]);
+    const limit = values.limit === undefined ? undefined : parseInteger("--limit", values.limit, 0);
+    const columns = values.columns === undefined ? undefined : parseColumns(values.columns);
+    const result = await runJob({
+      chain,
+      input: values.input,
+      outDir: values.output,
+      engines,
+      events,
+      invocation: ["chainette-stream", "run", ...argv],
+      maxLinesPerFile: parseInteger("--max-lines-per-file", values["max-lines-per-file"], 10_000, 1),
+      batchSize: parseInteger("--batch-size", values["batch-size"], 256, 1),
+      concurrency: parseInteger("--concurrency", values.concurrency, 256, 1),
+      engineDownTimeoutMs: parseInteger("--engine-down-timeout", values["engine-down-timeout"], 300, 1) * 1000,
+      fresh: values.fresh ?? false,
+      control,
+      source: {
+        ...(values.split === undefined ? {} : { split: values.split }),
+        ...(columns === undefined ? {} : { columns }),
+        ...(limit === undefined ? {} : { limit }),
+      },
+      ...(maxErrorRate === undefined ? {} : { maxErrorRate }),
+    });
+    view.stop();
+    printSummary(result.summary, values.output, result.error);
+    if (interrupted) return EXIT.interrupted;
+    if (result.error !== undefined) return isChainetteError(result.error) ? exitCodeFor(result.error) : EXIT.failure;
+    return EXIT.ok;
+  } finally {
+    view.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

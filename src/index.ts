@@ -1,0 +1,33 @@
+/** chainette-stream: typed LLM pipelines that stream over millions of rows and resume exactly once. */
+export { Step, type StepOptions } from "./core/step.js";
+export { Chain, type ChainElement, type ChainOptions, type ChainRunOptions, type RowResult } from "./core/chain.js";
+export { Branch, type BranchOptions } from "./core/branch.js";
+export { apply, type ApplyFunction, type ApplyNode, type ApplyOptions } from "./core/apply.js";
+export type { Prompt, RowContext } from "./core/row-context.js";
+export type { SamplingParams } from "./core/sampling.js";
+export { buildPlan, type ChainPlan, type PlanOptions } from "./core/plan.js";
+export { ChainetteError, isChainetteError, type ErrorCode } from "./errors.js";
+export {
+  clearRegisteredEngines,
+  createEngine,
+  loadEnginesYaml,
+  redactEngineConfig,
+  registerEngine,
+  registeredEngines,
+  resolveEngineConfigs,
+  type Backend,
+  type ChatMessage,
+  type Engine,
+  type EngineConfig,
+  type EngineDeclaration,
+  type EngineEvent,
+  type GenerateRequest,
+  type GenerateResult,
+} from "./engines/index.js";
+export { openSource } from "./io/open-source.js";
+export type { Source, SourceRow, SourcePosition, InputFingerprint, OpenSourceOptions } from "./io/source.js";
+export { runJob, type RunJobOptions, type RunJobResult } from "./run/run-job.js";
+export { RunEvents, type RunEvent, type RunListener, type RunStatus } from "./run/events.js";
+export { RunControl } from "./run/run-control.js";
+export type { RunSummary } from "./run/summary.js";
+export { startSimulator, type Simulator, type SimulatorOptions } from "./sim/index.js";

@@ -1,0 +1,20 @@
+import type { ChainPlan } from "../core/plan.js";
+import { createEngine, type CreateEngineOptions } from "../engines/create-engine.js";
+import type { Engine, EngineConfig } from "../engines/engine.js";
+
+/** Creates the engines the plan's steps use (an unused declaration is never contacted). */
+export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfig[], options: CreateEngineOptions): Map<string, Engine> {
+  const used = new Set(plan.nodes.flatMap((node) => (node.kind === "step" ? [node.engineName] : [])));
+  const engines = new Map<string, Engine>();
+  try {
+    for (const config of configs) if (used.has(config.name)) engines.set(config.name, createEngine(config, options));
+  } catch (error) {
+    void closeEngines(engines);
+    throw error;
+  }
+  return engines;
+}
+
+export async function closeEngines(engines: ReadonlyMap<string, Engine>): Promise<void> {
+  await Promise.allSettled([...engines.values()].map((engine) => engine.close()));
+}

@@ -1,0 +1,125 @@
+import { z } from "zod";
+import type { StepPlan } from "../core/plan.js";
+import { TemplateValueError } from "../core/template.js";
+import type { ChatMessage, Engine, GenerateResult } from "../engines/engine.js";
+import { ChainetteError, isChainetteError } from "../errors.js";
+import type { NodeRuntime } from "./node-runtime.js";
+import { failRow, type Row, type RowFailure } from "./row.js";
+
+/**
+ * Runs an LLM step on one row: validate the input, render the prompts, ask the engine for JSON
+ * matching the output schema, parse and validate the reply, and re-ask (schema repair, bounded by
+ * `maxRepairs`) when it does not match. Transport retries happen inside the engine; only an
+ * infrastructure failure (ENGINE_DOWN, abort) rejects, everything else is a failed row.
+ */
+export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime): Promise<Row[]> {
+  if (row.state !== "active") return [row];
+  const engine = runtime.engines.get(plan.engineName);
+  if (engine === undefined) throw new ChainetteError("ENGINE_CONFIG", `engine \`${plan.engineName}\` of step \`${plan.id}\` was not created`);
+
+  const inputProblem = checkInput(plan, row.previous);
+  if (inputProblem !== undefined) return [end(plan, failRow(row, inputProblem), runtime)];
+
+  let messages: ChatMessage[];
+  try {
+    messages = [];
+    if (plan.systemPrompt) messages.push({ role: "system", content: plan.systemPrompt.render(row.context) });
+    messages.push({ role: "user", content: plan.userPrompt.render(row.context) });
+  } catch (error) {
+    const message = error instanceof TemplateValueError ? error.message : `prompt failed: ${(error as Error).message}`;
+    return [end(plan, failRow(row, { node: plan.id, type: "TEMPLATE", message, attempts: 0 }), runtime)];
+  }
+
+  runtime.emit({ type: "node-start", node: plan.id });
+  const started = performance.now();
+  const outcome = await generateValid(plan, engine, messages, row, runtime);
+  const latencyMs = performance.now() - started;
+  const { inputTokens, outputTokens } = outcome.usage;
+  if (!outcome.ok) {
+    failRow(row, outcome.failure);
+    runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens });
+    return [row];
+  }
+  row.context[plan.id] = outcome.value;
+  row.previous = outcome.value;
+  row.records.push({
+    node: plan.id, rowId: row.id, output: outcome.value, latencyMs, inputTokens, outputTokens,
+    ...(outcome.reasoning === undefined ? {} : { reasoning: outcome.reasoning }),
+  });
+  runtime.emit({ type: "node-end", node: plan.id, status: "ok", started: true, latencyMs, inputTokens, outputTokens });
+  return [row];
+}
+
+type Outcome =
+  | { ok: true; value: unknown; reasoning: string | undefined; usage: { inputTokens: number; outputTokens: number } }
+  | { ok: false; failure: RowFailure; usage: { inputTokens: number; outputTokens: number } };
+
+async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessage[], row: Row, runtime: NodeRuntime): Promise<Outcome> {
+  const usage = { inputTokens: 0, outputTokens: 0 };
+  const schema = { name: plan.id, jsonSchema: plan.outputSchema ?? {} };
+  const conversation = [...messages];
+  const askings = plan.step.maxRepairs + 1;
+  let transportAttempts = 0;
+  let last: { text: string; reason: string } | undefined;
+
+  for (let asking = 1; asking <= askings; asking++) {
+    let result: GenerateResult;
+    try {
+      result = await engine.generate({ messages: conversation, sampling: plan.step.sampling, schema, signal: runtime.signal });
+    } catch (error) {
+      if (isChainetteError(error, "ENGINE_REQUEST")) {
+        const details = error as ChainetteError & { status?: number; attempts?: number };
+        const failure: RowFailure = { node: plan.id, type: "ENGINE_REQUEST", message: error.message, attempts: transportAttempts + (details.attempts ?? 1) };
+        if (details.status !== undefined) failure.status = details.status;
+        return { ok: false, failure, usage };
+      }
+      throw error; // ENGINE_DOWN, aborts, bugs: the run stops and can be resumed
+    }
+    transportAttempts += result.attempts;
+    usage.inputTokens += result.usage.inputTokens;
+    usage.outputTokens += result.usage.outputTokens;
+
+    const reason = checkReply(plan, result);
+    if (reason.ok) return { ok: true, value: reason.value, reasoning: result.reasoning, usage };
+    last = { text: result.text, reason: reason.message };
+    if (asking < askings) {
+      runtime.emit({ type: "repair", node: plan.id, rowId: row.id, reason: reason.message });
+      conversation.push(
+        { role: "assistant", content: result.text },
+        { role: "user", content: `Your reply did not match the required JSON schema: ${reason.message}\nReply again with only the corrected JSON object.` },
+      );
+    }
+  }
+  const failure: RowFailure = {
+    node: plan.id, type: "SCHEMA_MISMATCH", attempts: askings,
+    message: `no valid reply after ${askings} asking(s): ${last?.reason ?? "unknown"}`,
+  };
+  if (last !== undefined) failure.rawText = last.text;
+  return { ok: false, failure, usage };
+}
+
+function checkReply(plan: StepPlan, result: GenerateResult): { ok: true; value: unknown } | { ok: false; message: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(result.text);
+  } catch (error) {
+    const cut = result.finishReason === "length" ? " (the reply was cut at max_tokens: finish_reason \"length\")" : "";
+    return { ok: false, message: `reply is not valid JSON${cut}: ${(error as Error).message}` };
+  }
+  const parsed = plan.step.outputModel.safeParse(json);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: z.prettifyError(parsed.error).replaceAll("\n", "; ") };
+}
+
+function checkInput(plan: StepPlan, input: unknown): RowFailure | undefined {
+  const model = plan.step.inputModel;
+  if (model === undefined) return undefined;
+  const parsed = model.safeParse(input);
+  if (parsed.success) return undefined;
+  const fields = parsed.error.issues.map((issue) => `field \`${issue.path.join(".") || "(root)"}\`: ${issue.message}`);
+  return { node: plan.id, type: "INPUT_ROW", message: `input does not match the inputModel of step \`${plan.id}\`: ${fields.join("; ")}`, attempts: 0 };
+}
+
+function end(plan: StepPlan, row: Row, runtime: NodeRuntime): Row {
+  runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: false, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
+  return row;
+}

@@ -1,0 +1,160 @@
+/**
+ * A durable run into an OUTDIR: validate the chain, open the input, check or create the ledger,
+ * cut the shards back to what it committed, then stream source -> stages -> commit sink through
+ * `node:stream` `pipeline()`. The same call on the same OUTDIR resumes.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Chain } from "../core/chain.js";
+import { buildPlan, type ChainPlan } from "../core/plan.js";
+import type { EngineConfig } from "../engines/engine.js";
+import { ChainetteError } from "../errors.js";
+import { openSource } from "../io/open-source.js";
+import type { OpenSourceOptions } from "../io/source.js";
+import { Ledger } from "../ledger/ledger.js";
+import { CommitSink } from "./commit-sink.js";
+import { closeEngines, createPlanEngines } from "./create-engines.js";
+import type { RunEvents, RunStatus } from "./events.js";
+import { graphJson } from "./graph-json.js";
+import { recoverShards } from "./recover-shards.js";
+import { RunControl } from "./run-control.js";
+import { identityChanges, runIdentity, type RunIdentity } from "./run-identity.js";
+import { sourceRows } from "./source-rows.js";
+import { buildStages, connectStages } from "./stages.js";
+import { buildSummary, type RunSummary } from "./summary.js";
+import { writeJsonAtomic } from "./write-json-atomic.js";
+
+export interface RunJobOptions {
+  chain: Chain;
+  input: string;
+  outDir: string;
+  engines: readonly EngineConfig[];
+  events: RunEvents;
+  /** The command line, for graph.json and the resume hint. */
+  invocation: readonly string[];
+  /** @default "jsonl" */
+  format?: "jsonl";
+  /** Lines per shard file. @default 10_000 */
+  maxLinesPerFile?: number;
+  /** Rows per micro-batch. @default 256 */
+  batchSize?: number;
+  /** Requests in flight per engine when the engine does not set `concurrency`. @default 256 */
+  concurrency?: number;
+  /** Discard an earlier run in OUTDIR. @default false */
+  fresh?: boolean;
+  source?: OpenSourceOptions;
+  maxErrorRate?: number;
+  /** How long requests wait while every endpoint of an engine is down. @default 300_000 */
+  engineDownTimeoutMs?: number;
+  /** Time between commits. @default 1000 */
+  commitIntervalMs?: number;
+  control?: RunControl;
+}
+
+export interface RunJobResult {
+  status: RunStatus;
+  summary: RunSummary;
+  error?: unknown;
+}
+
+/** Files and folders a run owns in OUTDIR (what `--fresh` removes). */
+const RUN_FILES = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "graph.json", "summary.json", "flattened", "errors"];
+
+export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
+  const started = performance.now();
+  const format = options.format ?? "jsonl";
+  const plan = buildPlan(options.chain, { engineNames: new Set(options.engines.map((engine) => engine.name)) });
+  const source = await openSource(options.input, options.source ?? {});
+  const inputFingerprint = await source.fingerprint();
+  const identity = runIdentity(plan, inputFingerprint, format);
+
+  prepareOutDir(options.outDir, plan, options.fresh ?? false);
+  const ledger = Ledger.open(join(options.outDir, "ledger.sqlite"));
+  const control = options.control ?? new RunControl();
+  let status: RunStatus = "failed";
+  let failure: unknown;
+  let sessionRows = 0;
+  let engines: Awaited<ReturnType<typeof createPlanEngines>> | undefined;
+  const session = ledger.startSession();
+  try {
+    checkIdentity(ledger, identity);
+    const dirs = [...plan.nodes.map((node) => node.id), "flattened", "errors"];
+    recoverShards(options.outDir, dirs, ledger.shards());
+    writeJsonAtomic(join(options.outDir, "graph.json"), graphJson(plan, { engines: options.engines, invocation: options.invocation, input: inputFingerprint, format }));
+
+    engines = createPlanEngines(plan, options.engines, {
+      onEvent: options.events.emit,
+      ...(options.engineDownTimeoutMs === undefined ? {} : { engineDownTimeoutMs: options.engineDownTimeoutMs }),
+    });
+    const runtime = { engines, emit: options.events.emit, signal: control.signal };
+    const done = ledger.done();
+    const total = await source.totalRows();
+    options.events.emit({ type: "run-start", total, resumedRows: done.count(), nodes: plan.nodes.map((node) => node.id) });
+    options.events.on((event) => {
+      if (event.type === "commit") sessionRows += event.rows;
+    });
+
+    const sink = new CommitSink({
+      outDir: options.outDir,
+      nodeIds: plan.nodes.map((node) => node.id),
+      ledger,
+      maxLinesPerFile: options.maxLinesPerFile ?? 10_000,
+      emit: options.events.emit,
+      ...(options.commitIntervalMs === undefined ? {} : { commitIntervalMs: options.commitIntervalMs }),
+      ...(options.maxErrorRate === undefined ? {} : { maxErrorRate: options.maxErrorRate }),
+    });
+    const from = { row: done.watermark, ...(done.watermarkOffset === null ? {} : { offset: done.watermarkOffset }) };
+    const rows = sourceRows(source, {
+      from,
+      isDone: done.cursor(),
+      batchSize: options.batchSize ?? 256,
+      stopRequested: () => control.stopRequested,
+      emit: options.events.emit,
+      signal: control.signal,
+    });
+    const stages = buildStages(plan, runtime, { concurrency: options.concurrency ?? 256 });
+    await pipeline(connectStages(rows, stages), (leaves: AsyncIterable<import("./row.js").Row[]>) => sink.consume(leaves));
+    status = control.stopRequested ? "stopped" : "complete";
+  } catch (error) {
+    failure = error;
+    status = control.stopRequested && !(error instanceof ChainetteError) ? "stopped" : "failed";
+  } finally {
+    control.dispose();
+    if (engines) await closeEngines(engines);
+  }
+  const wallMs = performance.now() - started;
+  const resumeCommand = options.invocation.filter((part) => part !== "--fresh").join(" ");
+  const summary = buildSummary(ledger, { chain: plan.name, status, complete: status === "complete", resumeCommand, sessionWallMs: wallMs, sessionRows });
+  writeJsonAtomic(join(options.outDir, "summary.json"), summary);
+  ledger.endSession(session, status, sessionRows, wallMs);
+  ledger.close();
+  options.events.emit({ type: "run-end", status });
+  return failure === undefined ? { status, summary } : { status, summary, error: failure };
+}
+
+function checkIdentity(ledger: Ledger, identity: RunIdentity): void {
+  const earlier = ledger.getMeta<RunIdentity>("identity");
+  if (earlier === undefined) {
+    ledger.setMeta("identity", identity);
+    return;
+  }
+  const changes = identityChanges(earlier, identity);
+  if (changes.length > 0) {
+    throw new ChainetteError("RUN_CHANGED", `the OUTDIR holds a run whose results this run cannot reuse:\n${changes.map((change) => `  - ${change}`).join("\n")}\nRun with --fresh to discard it, or pick another OUTDIR.`);
+  }
+}
+
+function prepareOutDir(outDir: string, plan: ChainPlan, fresh: boolean): void {
+  if (fresh && existsSync(outDir)) {
+    const owned = new Set([...RUN_FILES, ...plan.nodes.map((node) => node.id)]);
+    for (const name of readdirSync(outDir)) if (owned.has(name) || name.endsWith(".tmp")) rmSync(join(outDir, name), { recursive: true, force: true });
+  }
+  if (existsSync(outDir) && !existsSync(join(outDir, "ledger.sqlite"))) {
+    const entries = readdirSync(outDir);
+    if (entries.length > 0) {
+      throw new ChainetteError("USAGE", `${outDir} is not empty and holds no chainette-stream run (no ledger.sqlite); pick an empty or new OUTDIR`);
+    }
+  }
+  mkdirSync(outDir, { recursive: true });
+}

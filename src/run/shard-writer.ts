@@ -1,0 +1,126 @@
+/**
+ * Rolling JSONL shards of one output folder (`qa/000.jsonl`, `qa/001.jsonl`, ...). Appends are
+ * joined into one write per batch; a shard rolls at exactly `maxLines` lines; files open lazily, so
+ * there are no empty shards. `snapshot()` freezes what has been written so far; its `sync()`
+ * fsyncs those bytes and returns the shard records the ledger may then commit.
+ */
+import { closeSync, fsync, fsyncSync, openSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { crc32 } from "node:zlib";
+import { ChainetteError } from "../errors.js";
+import type { ShardRecord } from "../ledger/ledger.js";
+
+const fsyncAsync = promisify(fsync);
+
+export function shardFileName(seq: number, extension = "jsonl"): string {
+  return `${String(seq).padStart(3, "0")}.${extension}`;
+}
+
+interface OpenShard {
+  seq: number;
+  lines: number;
+  bytes: number;
+  crc: number;
+  fd: number | undefined;
+}
+
+export interface ShardSnapshot {
+  readonly records: ShardRecord[];
+  sync(): Promise<ShardRecord[]>;
+}
+
+export class ShardWriter {
+  private current: OpenShard;
+  /** Shards that rolled over since the last snapshot: still open, awaiting their fsync. */
+  private rolled: OpenShard[] = [];
+  private changed = false;
+  private createdFile = false;
+  private broken: Error | undefined;
+
+  /**
+   * @param path the folder (created by the caller)
+   * @param name the folder's name in the ledger (`qa`, `flattened`, `errors`)
+   * @param last the last committed shard of this folder, to continue appending after a resume
+   */
+  constructor(readonly path: string, readonly name: string, readonly maxLines: number, last?: ShardRecord) {
+    this.current = last ? { seq: last.seq, lines: last.lines, bytes: last.bytes, crc: last.crc, fd: undefined } : { seq: 0, lines: 0, bytes: 0, crc: 0, fd: undefined };
+  }
+
+  append(lines: readonly string[]): void {
+    if (this.broken) throw this.broken;
+    let at = 0;
+    while (at < lines.length) {
+      if (this.current.lines >= this.maxLines) this.roll();
+      const take = Math.min(this.maxLines - this.current.lines, lines.length - at);
+      let chunk = "";
+      for (let i = at; i < at + take; i++) chunk += lines[i] + "\n";
+      this.write(Buffer.from(chunk), take);
+      at += take;
+    }
+  }
+
+  /** Freezes the written state; the returned `sync()` makes exactly that much durable. */
+  snapshot(): ShardSnapshot {
+    const files = [...this.rolled, this.current];
+    const records: ShardRecord[] = this.changed
+      ? [...this.rolled, this.current].filter((shard) => shard.lines > 0).map((shard) => ({ dir: this.name, seq: shard.seq, lines: shard.lines, bytes: shard.bytes, crc: shard.crc, sealed: false }))
+      : [];
+    const toClose = this.rolled;
+    const syncDirectory = this.createdFile;
+    this.rolled = [];
+    this.changed = false;
+    this.createdFile = false;
+    const folder = this.path;
+    return {
+      records,
+      async sync() {
+        await Promise.all(files.map(async (shard) => (shard.fd === undefined ? undefined : fsyncAsync(shard.fd))));
+        for (const shard of toClose) if (shard.fd !== undefined) closeSync(shard.fd);
+        if (syncDirectory) fsyncDirectory(folder);
+        return records;
+      },
+    };
+  }
+
+  close(): void {
+    for (const shard of [...this.rolled, this.current]) {
+      if (shard.fd !== undefined) closeSync(shard.fd);
+      shard.fd = undefined;
+    }
+  }
+
+  private roll(): void {
+    this.rolled.push(this.current);
+    this.current = { seq: this.current.seq + 1, lines: 0, bytes: 0, crc: 0, fd: undefined };
+  }
+
+  private write(buffer: Buffer, lines: number): void {
+    const shard = this.current;
+    try {
+      if (shard.fd === undefined) {
+        shard.fd = openSync(join(this.path, shardFileName(shard.seq)), "a");
+        this.createdFile ||= shard.bytes === 0;
+      }
+      let written = 0;
+      while (written < buffer.length) written += writeSync(shard.fd, buffer, written, buffer.length - written);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "EIO";
+      this.broken = new ChainetteError("DISK", `cannot write ${join(this.path, shardFileName(shard.seq))}: ${code} (${(error as Error).message}); nothing unsaved was committed, fix the disk and run the same command to resume`, { cause: error });
+      throw this.broken;
+    }
+    shard.crc = crc32(buffer, shard.crc);
+    shard.bytes += buffer.length;
+    shard.lines += lines;
+    this.changed = true;
+  }
+}
+
+export function fsyncDirectory(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,45 @@
+/** `summary.json`: what a run did, cumulative over every session that worked on the OUTDIR. */
+import type { Ledger } from "../ledger/ledger.js";
+import type { RunStatus } from "./events.js";
+
+export interface RunSummary {
+  chain: string;
+  status: RunStatus;
+  complete: boolean;
+  rows: { in: number; ok: number; failed: number; filtered: number };
+  tokens: { input: number; output: number };
+  wall_ms: number;
+  rows_per_second: number;
+  sessions: number;
+  nodes: Record<string, { ok: number; failed: number; filtered: number; input_tokens: number; output_tokens: number; latency_ms: { p50: number; p90: number; p99: number } }>;
+  resume_command: string;
+  updated_at: string;
+}
+
+export function buildSummary(ledger: Ledger, fields: { chain: string; status: RunStatus; complete: boolean; resumeCommand: string; sessionWallMs: number; sessionRows: number }): RunSummary {
+  const counters = ledger.counters();
+  const sessions = ledger.sessions();
+  const pastWall = sessions.reduce((sum, session) => sum + session.wall_ms, 0);
+  const nodes: RunSummary["nodes"] = {};
+  for (const [node, stats] of ledger.nodeStats()) {
+    if (node === "" || node === "input") continue;
+    nodes[node] = {
+      ok: stats.ok, failed: stats.failed, filtered: stats.filtered, input_tokens: stats.inputTokens, output_tokens: stats.outputTokens,
+      latency_ms: { p50: stats.latency.quantile(0.5), p90: stats.latency.quantile(0.9), p99: stats.latency.quantile(0.99) },
+    };
+  }
+  const wallMs = pastWall + fields.sessionWallMs;
+  return {
+    chain: fields.chain,
+    status: fields.status,
+    complete: fields.complete,
+    rows: { in: counters.rows_in ?? 0, ok: counters.ok ?? 0, failed: counters.failed ?? 0, filtered: counters.filtered ?? 0 },
+    tokens: { input: counters.input_tokens ?? 0, output: counters.output_tokens ?? 0 },
+    wall_ms: Math.round(wallMs),
+    rows_per_second: fields.sessionWallMs > 0 ? Math.round((fields.sessionRows / fields.sessionWallMs) * 1000 * 10) / 10 : 0,
+    sessions: sessions.length,
+    nodes,
+    resume_command: fields.resumeCommand,
+    updated_at: new Date().toISOString(),
+  };
+}
