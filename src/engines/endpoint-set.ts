@@ -81,6 +81,7 @@ export class EndpointSet {
   async acquire(signal?: AbortSignal): Promise<Endpoint> {
     for (;;) {
       signal?.throwIfAborted();
+      if (this.#closed) throw new ChainetteError("ABORTED", `Engine \`${this.#options.engine}\` was closed`);
       const endpoint = this.#pick();
       if (endpoint !== undefined) {
         endpoint.inFlight += 1;

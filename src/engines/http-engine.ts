@@ -4,6 +4,7 @@
  * transport retry (`sendWithRetry`) and a p-queue that bounds requests in flight to `concurrency`.
  */
 import PQueue from "p-queue";
+import { ChainetteError } from "../errors.js";
 import type { Engine, EngineConfig, EngineEvent, GenerateRequest, GenerateResult } from "./engine.js";
 import type { ChatProtocol } from "./chat-protocol.js";
 import { EndpointSet } from "./endpoint-set.js";
@@ -36,6 +37,7 @@ export class HttpEngine implements Engine {
   readonly #queue: PQueue;
   readonly #endpoints: EndpointSet;
   readonly #headers: Record<string, string>;
+  #closed = false;
 
   constructor(options: HttpEngineOptions) {
     this.#options = options;
@@ -67,12 +69,14 @@ export class HttpEngine implements Engine {
     return this.#queue.size;
   }
 
+  /** Stops taking requests: queued calls reject with `ABORTED`; requests in flight finish first. */
   async close(): Promise<void> {
-    this.#queue.clear();
+    this.#closed = true;
     await this.#endpoints.close();
   }
 
   async #generate(request: GenerateRequest): Promise<GenerateResult> {
+    if (this.#closed) throw new ChainetteError("ABORTED", `Engine \`${this.name}\` was closed`);
     const { protocol, apiKey } = this.#options;
     const started = performance.now();
     const response = await sendWithRetry({

@@ -74,7 +74,7 @@ export async function sendWithRetry(options: SendOptions): Promise<SentResponse>
     }
     counted += 1;
     if (!retryable || counted > retry.maxRetries) {
-      const after = retryable ? ` after ${attempts} attempts` : "";
+      const after = retryable ? ` after ${attempts} attempt${attempts === 1 ? "" : "s"}` : "";
       throw new EngineRequestError({
         engine,
         attempts,

@@ -67,3 +67,17 @@ describe("ollama_api against the simulator", () => {
     }
   });
 });
+
+describe("close", () => {
+  it("rejects queued calls with ABORTED and lets the one in flight finish", async () => {
+    server = await startTestServer(() => ({ ...chatCompletion("done"), delayMs: 100 }));
+    const closing = createEngine({ name: "e", backend: "vllm_api", model: "m", endpoint: `${server.url}/v1`, concurrency: 1 });
+    const first = closing.generate(request);
+    const queued = closing.generate(request);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await closing.close();
+    await expect(first).resolves.toMatchObject({ text: "done" });
+    await expect(queued).rejects.toMatchObject({ code: "ABORTED" });
+    expect(server.requests).toHaveLength(1);
+  });
+});
