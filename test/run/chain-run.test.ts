@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { apply, Branch, Chain, registerEngine, Step, type RowResult } from "../../src/index.js";
+import { startSimulator, type Simulator } from "../../src/sim/index.js";
+
+let simulator: Simulator;
+const Question = z.object({ text: z.string() });
+const Answer = z.object({ answer: z.string(), confidence: z.number().min(0).max(1) });
+
+beforeAll(async () => {
+  simulator = await startSimulator({ port: 0, profile: "instant", model: "sim-model" });
+  registerEngine({ name: "sim", backend: "vllm_api", model: "sim-model", endpoint: `${simulator.url}/v1` });
+});
+afterAll(async () => simulator.close());
+
+async function collect(chain: Chain, inputs: unknown[]): Promise<Map<string, RowResult>> {
+  const results = new Map<string, RowResult>();
+  for await (const result of chain.run(inputs, { concurrency: 8, batchSize: 4 })) {
+    expect(results.has(result.rowId)).toBe(false);
+    results.set(result.rowId, result);
+  }
+  return results;
+}
+
+describe("chain.run", () => {
+  it("answers every row with schema-valid output through an LLM step", async () => {
+    const qa = new Step({ id: "qa", inputModel: Question, outputModel: Answer, engineName: "sim", userPrompt: "Q: {{text}}" });
+    const results = await collect(new Chain({ name: "qa", steps: [qa] }), Array.from({ length: 40 }, (_, i) => ({ text: `q${i}` })));
+    expect(results.size).toBe(40);
+    for (const result of results.values()) {
+      expect(result.status).toBe("ok");
+      if (result.status === "ok") expect(Answer.safeParse(result.output).success).toBe(true);
+    }
+  });
+
+  it("keeps row identity through map, filter and fan-out, row by row", async () => {
+    const double = apply((input: { n: number }) => ({ n: input.n * 2 }), { id: "double" });
+    const dropOdd = apply((input: { n: number }, context) => ((context.chain_input as { n: number }).n % 3 === 0 ? null : input), { id: "drop" });
+    const split = apply((input: { n: number }) => Array.from({ length: input.n % 4 }, (_, k) => ({ part: k, of: input.n })), { id: "split", fanOut: true });
+    const results = await collect(new Chain({ name: "shapes", steps: [double, dropOdd, split] }), Array.from({ length: 12 }, (_, n) => ({ n })));
+    for (let n = 0; n < 12; n++) {
+      const doubled = n * 2;
+      if (n % 3 === 0) {
+        expect(results.get(String(n))).toEqual({ status: "filtered", rowId: String(n), node: "drop" });
+        continue;
+      }
+      const parts = doubled % 4;
+      if (parts === 0) expect(results.get(String(n))).toMatchObject({ status: "filtered", node: "split" });
+      for (let k = 0; k < parts; k++) {
+        expect(results.get(`${n}.${k}`)).toMatchObject({ status: "ok", output: { part: k, of: doubled }, outputs: { double: { n: doubled } } });
+      }
+    }
+  });
+
+  it("runs branches on the same row and merges joins by alias", async () => {
+    const seen: string[] = [];
+    const upper = new Branch({ name: "upper", steps: [apply((input: { text: string }) => ({ value: input.text.toUpperCase() }), { id: "up" })] }).join("u");
+    const length = new Branch({ name: "length", steps: [apply(async (input: { text: string }) => ({ value: input.text.length }), { id: "len" })] }).join("l");
+    const side = new Branch({ name: "side", steps: [apply((input: { text: string }) => (seen.push(input.text), { logged: true }), { id: "log" })] });
+    const merge = apply((_input: unknown, context) => ({ combined: `${(context.u as { value: string }).value}:${(context.l as { value: number }).value}` }), { id: "merge" });
+    const results = await collect(new Chain({ name: "join", steps: [[upper, length, side], merge] }), [{ text: "ab" }, { text: "xyz" }]);
+    expect(results.get("0")).toMatchObject({ status: "ok", output: { combined: "AB:2" }, outputs: { up: { value: "AB" }, len: { value: 2 } } });
+    expect(results.get("1")).toMatchObject({ status: "ok", output: { combined: "XYZ:3" } });
+    expect(seen.sort()).toEqual(["ab", "xyz"]);
+  });
+
+  it("turns a failing row into a result without disturbing its neighbours", async () => {
+    const fragile = apply((input: { n: number }) => {
+      if (input.n === 5) throw new Error("five is unlucky");
+      return { n: input.n };
+    }, { id: "fragile" });
+    const qa = new Step({ id: "qa", outputModel: Answer, engineName: "sim", userPrompt: "{{fragile.n}}" });
+    const inputs: unknown[] = Array.from({ length: 10 }, (_, n) => ({ n }));
+    inputs[7] = "not an object";
+    const results = await collect(new Chain({ name: "fragile", steps: [fragile, qa] }), inputs);
+    expect(results.get("5")).toMatchObject({ status: "failed", node: "fragile", error: { type: "APPLY_FAILED", message: "Error: five is unlucky" } });
+    expect(results.get("7")).toMatchObject({ status: "failed", node: "input", error: { type: "INPUT_ROW" } });
+    for (const n of [0, 1, 2, 3, 4, 6, 8, 9]) expect(results.get(String(n))?.status).toBe("ok");
+  });
+
+  it("fails a row whose input does not match the inputModel, naming the field", async () => {
+    const qa = new Step({ id: "qa", inputModel: Question, outputModel: Answer, engineName: "sim", userPrompt: "{{text}}" });
+    const results = await collect(new Chain({ name: "typed", steps: [qa] }), [{ text: "fine" }, { text: 42 }]);
+    expect(results.get("0")?.status).toBe("ok");
+    const bad = results.get("1");
+    expect(bad).toMatchObject({ status: "failed", node: "qa", error: { type: "INPUT_ROW" } });
+    expect(bad?.status === "failed" && bad.error.message).toContain("field `text`");
+  });
+
+  it("re-asks when the reply is not valid JSON and records the raw text when it never is", async () => {
+    simulator.setFaults({ invalidJson: 1 });
+    try {
+      const qa = new Step({ id: "qa", outputModel: Answer, engineName: "sim", userPrompt: "{{text}}", maxRepairs: 1 });
+      const results = await collect(new Chain({ name: "repair", steps: [qa] }), [{ text: "a" }]);
+      expect(results.get("0")).toMatchObject({ status: "failed", error: { type: "SCHEMA_MISMATCH", attempts: 2 } });
+    } finally {
+      simulator.setFaults({});
+    }
+  });
+});
