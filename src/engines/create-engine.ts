@@ -3,7 +3,6 @@
  * `Engine`. Fills backend defaults (endpoints, key variable), reads the API key from the
  * environment, and refuses what it cannot run yet (`vllm_local`).
  */
-import type { Logger } from "pino";
 import { ChainetteError } from "../errors.js";
 import type { ChatProtocol } from "./chat-protocol.js";
 import type { Engine, EngineConfig, EngineEvent } from "./engine.js";
@@ -16,8 +15,8 @@ import { defaultRetryOptions, type RetryOptions } from "./retry-policy.js";
 export interface CreateEngineOptions {
   /** Receives `request-retry`, `endpoint-down`/`-up`, `engine-down`/`-up`. */
   onEvent?: (event: EngineEvent) => void;
-  /** Warnings about ignored fields. The library is silent without one. */
-  logger?: Pick<Logger, "warn">;
+  /** Warnings about ignored fields (a pino logger fits). The library is silent without one. */
+  logger?: { warn(fields: object, message: string): void };
   /** How long calls wait while every endpoint is down before `ENGINE_DOWN`. @default 300_000 */
   engineDownTimeoutMs?: number;
   /** Milliseconds between health probes of a down endpoint. @default 1000 */
@@ -39,6 +38,9 @@ export const defaultEndpoints: Partial<Record<EngineConfig["backend"], string>> 
   ollama_api: "http://localhost:11434",
 };
 
+/** Fields that only a vllm_local engine (a `vllm serve` chainette-stream starts) can honour. */
+const localOnlyFields = ["dtype", "gpuMemoryUtilization", "enableReasoning", "devices", "lazy"] as const;
+
 export function createEngine(config: EngineConfig, options: CreateEngineOptions = {}): Engine {
   const check = checkEngineDeclaration(config, "module");
   if (!check.ok) {
@@ -57,8 +59,9 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
   if (endpoint === undefined) {
     throw new ChainetteError("ENGINE_CONFIG", `Engine \`${name}\` (backend ${backend}) needs an \`endpoint\``);
   }
-  if (config.enableReasoning !== undefined) {
-    options.logger?.warn({ engine: name }, `enable_reasoning is only honoured by vllm_local; engine ${name} ignores it`);
+  const ignored = localOnlyFields.filter((field) => config[field] !== undefined);
+  if (ignored.length > 0) {
+    options.logger?.warn({ engine: name, ignored }, `${ignored.join(", ")}: honoured by vllm_local only; engine ${name} (${backend}) ignores them`);
   }
   const protocol: ChatProtocol =
     backend === "ollama_api" ? createOllamaChatProtocol(config.model) : createOpenAiChatProtocol(backend, config.model);

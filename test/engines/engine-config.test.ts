@@ -5,6 +5,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createEngine } from "../../src/engines/create-engine.js";
 import { clearRegisteredEngines, registerEngine, registeredEngines } from "../../src/engines/engine-registry.js";
@@ -201,6 +202,16 @@ describe("createEngine", () => {
     const error = thrown(() => createEngine({ name: "local", backend: "vllm_local", model: "m" }));
     expect(error.code).toBe("ENGINE_CONFIG");
     expect(error.message).toContain("chainette-stream warmup");
+  });
+
+  it("warns through the logger about fields only vllm_local honours", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    const engine = createEngine({ name: "e", backend: "vllm_api", model: "m", enableReasoning: true, dtype: "bfloat16" }, { logger });
+    await engine.close();
+    expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual([
+      "dtype, enableReasoning: honoured by vllm_local only; engine e (vllm_api) ignores them",
+    ]);
   });
 
   it("checks its options", () => {

@@ -105,6 +105,8 @@ describe("failures that end the request", () => {
     expect(error.attempts).toBeGreaterThanOrEqual(3);
     expect(error.attempts).toBeLessThanOrEqual(6);
     expect(events.map((event) => event.type)).toContain("endpoint-up");
+    expect(server?.probes[0]?.path).toBe("/v1/models");
+    expect(server?.probes[0]?.headers.authorization).toBe(`Bearer ${secret}`);
   });
 
   it("sends the key in Authorization and never shows it in errors, events or config", async () => {
