@@ -155,6 +155,9 @@ export class EndpointSet {
       };
       this.#waiters.add(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
+      // Someone waits now: the probes and the deadline must keep the process alive.
+      this.#downTimer?.ref();
+      for (const endpoint of this.endpoints) endpoint.probeTimer?.ref();
     });
   }
 
@@ -172,6 +175,7 @@ export class EndpointSet {
       for (const waiter of this.#waiters) waiter.reject(this.#deadError);
       this.#waiters.clear();
     }, this.#engineDownTimeoutMs);
+    if (this.#waiters.size === 0) this.#downTimer.unref();
   }
 
   #endpointCameUp(endpoint: Endpoint): void {
@@ -196,6 +200,8 @@ export class EndpointSet {
         () => this.#scheduleProbe(endpoint),
       );
     }, this.#probeIntervalMs);
+    // With nobody waiting, a down endpoint must not keep the process alive on its own.
+    if (this.#waiters.size === 0) endpoint.probeTimer.unref();
   }
 
   /** Whether the endpoint answers its probe path with any status below 500. */
