@@ -27,7 +27,7 @@ export function createOpenAiChatProtocol(backend: Backend, model: string): ChatP
         body.response_format = {
           type: "json_schema",
           json_schema: {
-            name: schema.name,
+            name: responseFormatName(schema.name),
             schema: isOpenAi ? toOpenAiStrictSchema(schema.jsonSchema) : schema.jsonSchema,
             strict: true,
           },
@@ -67,4 +67,10 @@ function restoreOptionals(text: string, schema: Record<string, unknown>): string
     return text; // not JSON: the step's validation reports it
   }
   return JSON.stringify(dropNullOptionals(value, schema));
+}
+
+/** OpenAI requires `json_schema.name` to match `^[a-zA-Z0-9_-]{1,64}$`. */
+function responseFormatName(name: string): string {
+  const cleaned = name.replace(/[^a-zA-Z0-9_-]/g, "_").slice(0, 64);
+  return cleaned === "" ? "output" : cleaned;
 }

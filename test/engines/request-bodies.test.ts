@@ -306,11 +306,13 @@ describe("openai", () => {
     expect(JSON.stringify(engine.config)).not.toContain("sk-test-secret-123");
   });
 
-  it("leaves the caller's schema object untouched", async () => {
+  it("leaves the caller's schema object untouched and sends a valid schema name", async () => {
     engine = createEngine({ name: "gpt", backend: "openai", model: "gpt-4.1-mini", endpoint: `${server.url}/v1` }, { env: { OPENAI_API_KEY: "k" } });
     const before = JSON.stringify(answerSchema);
-    await engine.generate(request);
+    await engine.generate({ ...request, schema: { name: "qa step.v1 (answer)", jsonSchema: answerSchema } });
     expect(JSON.stringify(answerSchema)).toBe(before);
+    // OpenAI wants json_schema.name to match ^[a-zA-Z0-9_-]{1,64}$.
+    expect(server.requests[0]?.body).toMatchObject({ response_format: { json_schema: { name: "qa_step_v1__answer_" } } });
   });
 });
 
