@@ -126,9 +126,15 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const wallMs = performance.now() - started;
   const resumeCommand = options.invocation.filter((part) => part !== "--fresh").join(" ");
   const summary = buildSummary(ledger, { chain: plan.name, status, complete: status === "complete", resumeCommand, sessionWallMs: wallMs, sessionRows });
-  writeJsonAtomic(join(options.outDir, "summary.json"), summary);
-  ledger.endSession(session, status, sessionRows, wallMs);
-  ledger.close();
+  // On a full disk these can fail too; the ledger already holds every commit, so report and go on.
+  try {
+    writeJsonAtomic(join(options.outDir, "summary.json"), summary);
+    ledger.endSession(session, status, sessionRows, wallMs);
+  } catch (error) {
+    failure ??= new ChainetteError("DISK", `cannot write summary.json or close the session: ${(error as Error).message}`, { cause: error });
+  } finally {
+    ledger.close();
+  }
   options.events.emit({ type: "run-end", status });
   return failure === undefined ? { status, summary } : { status, summary, error: failure };
 }
