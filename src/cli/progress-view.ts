@@ -42,7 +42,7 @@ export class ProgressView {
   readonly onEvent = (event: RunEvent): void => {
     const { mode, logger } = this.options;
     if (mode === "json") {
-      if (event.type === "node-end" || event.type === "node-start" || event.type === "rows-read") return;
+      if (event.type === "node-end" || event.type === "node-batch" || event.type === "node-start" || event.type === "rows-read") return;
       const level = event.type === "engine-down" || event.type === "request-retry" ? "warn" : "info";
       logger?.[level]({ ...event, event: event.type }, event.type);
       return;

@@ -53,6 +53,14 @@ export class RunStats {
         if (event.started) node.inFlight--;
         break;
       }
+      case "node-batch": {
+        const node = this.node(event.node);
+        node.done += event.ok + event.failed + event.filtered;
+        node.ok += event.ok;
+        node.failed += event.failed;
+        node.filtered += event.filtered;
+        break;
+      }
       case "commit":
         this.committed += event.rows;
         this.ok += event.ok;

@@ -78,7 +78,11 @@ export class SelectedSource implements Source {
             checked = true;
           }
         }
-        for (const row of rows) if (row.error === undefined) row.value = selectColumns(row.value, columns);
+        for (const row of rows) {
+          if (row.error !== undefined) continue;
+          row.value = selectColumns(row.value, columns);
+          delete row.raw;
+        }
       }
       if (rows.length > 0) yield rows;
       if (rows.length < batch.length) return;

@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from "node:buffer";
 
-export type DecodedRow = { value: Record<string, unknown>; error?: undefined } | { value?: undefined; error: string };
+export type DecodedRow = { value: Record<string, unknown>; text: string; error?: undefined } | { value?: undefined; error: string };
 
 const REPLACEMENT_CHARACTER = "\uFFFD";
 const MAX_MESSAGE_LENGTH = 200;
@@ -24,7 +24,7 @@ export function decodeJsonRow(buffer: Buffer, start: number, stop: number): Deco
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { error: `expected a JSON object, got ${describeJsonValue(value)}` };
   }
-  return { value: value as Record<string, unknown> };
+  return { value: value as Record<string, unknown>, text };
 }
 
 export function describeJsonValue(value: unknown): string {

@@ -58,7 +58,7 @@ export class JsonlSource implements Source {
           const decoded = decodeJsonRow(line.buffer, line.start, line.stop);
           const row: SourceRow =
             decoded.error === undefined
-              ? { index, value: decoded.value }
+              ? { index, value: decoded.value, raw: decoded.text }
               : { index, value: {}, error: `${where(lineNumber, line.end)}: ${decoded.error}` };
           if (seekable) row.end = line.end;
           batch.push(row);

@@ -9,6 +9,11 @@ export interface SourceRow {
   index: number;
   /** The row's columns, or the reason the row could not be decoded (it becomes an error record). */
   value: Record<string, unknown>;
+  /**
+   * The row's JSON text exactly as read, when `value` is that object unchanged (JSONL without
+   * `--columns`): the writer splices it into flattened records instead of stringifying it again.
+   */
+  raw?: string;
   /** Byte offset just past this row in the (uncompressed) file, when the format is seekable. */
   end?: number;
   /** Set when the row could not be decoded; `value` is then `{}`. */

@@ -4,53 +4,96 @@ import { failRow, fanOutRow, filterRow, type Row } from "./row.js";
 import type { NodeRuntime } from "./node-runtime.js";
 
 /**
- * Runs an apply node on one row. Synchronous functions stay synchronous (no promise per row on the
- * hot path); async ones return a promise. Returns the rows that continue: one (mapped, failed or
- * filtered), or the fan-out children.
+ * Runs an apply node on one row and reports it (one `node-end` event, its latency). Returns the
+ * rows that continue: one (mapped, failed or filtered), or the fan-out children.
  */
 export function executeApply(plan: ApplyPlan, row: Row, runtime: NodeRuntime): Row[] | Promise<Row[]> {
   if (row.state !== "active") return [row];
   const started = performance.now();
+  const report = (rows: Row[]): Row[] => {
+    const latencyMs = performance.now() - started;
+    for (const out of rows) {
+      const record = out.records.at(-1);
+      if (out.state === "active" && record?.node === plan.id) record.latencyMs = latencyMs;
+    }
+    const first = rows[0];
+    const status = first === undefined || first.state === "active" ? "ok" : first.state;
+    runtime.emit({ type: "node-end", node: plan.id, status, started: false, latencyMs, inputTokens: 0, outputTokens: 0 });
+    return rows;
+  };
+  const result = applyOne(plan, row);
+  return result instanceof Promise ? result.then(report) : report(result);
+}
+
+/**
+ * The hot path for a synchronous apply on the main flow: a whole micro-batch in one loop, timed
+ * once, reported in one `node-batch` event (no event, clock read or promise per row). A function
+ * that returns a promise anyway is awaited with the rest of its batch.
+ */
+export async function executeApplyBatch(plan: ApplyPlan, rows: readonly Row[], runtime: NodeRuntime): Promise<Row[]> {
+  const started = performance.now();
+  let out: Row[] = [];
+  let waiting: Promise<Row[]>[] | undefined;
+  for (const row of rows) {
+    if (row.state !== "active") {
+      out.push(row);
+      continue;
+    }
+    const result = applyOne(plan, row);
+    if (result instanceof Promise) (waiting ??= []).push(result);
+    else if (result.length === 1) out.push(result[0] as Row);
+    else out = out.concat(result);
+  }
+  if (waiting) for (const rowsOut of await Promise.all(waiting)) out = out.concat(rowsOut);
+  const latencyMs = (performance.now() - started) / Math.max(1, rows.length);
+  const counts = { ok: 0, failed: 0, filtered: 0 };
+  for (const row of out) {
+    if (row.state === "active") {
+      counts.ok++;
+      const record = row.records.at(-1);
+      if (record?.node === plan.id) record.latencyMs = latencyMs;
+    } else if (row.state === "filtered" ? row.filteredBy === plan.id : row.failure?.node === plan.id) counts[row.state]++;
+  }
+  runtime.emit({ type: "node-batch", node: plan.id, ...counts, latencyMs });
+  return out;
+}
+
+/** Calls the function on one row; no clock, no events. */
+function applyOne(plan: ApplyPlan, row: Row): Row[] | Promise<Row[]> {
   let result: unknown;
   try {
     result = plan.node.fn(row.previous as never, row.context);
   } catch (error) {
-    return [finish(plan, fail(row, plan, error), started, runtime)];
+    return [fail(row, plan, error)];
   }
   if (result instanceof Promise) {
     return result.then(
-      (value: unknown) => settle(plan, row, value, started, runtime),
-      (error: unknown) => [finish(plan, fail(row, plan, error), started, runtime)],
+      (value: unknown) => settle(plan, row, value),
+      (error: unknown) => [fail(row, plan, error)],
     );
   }
-  return settle(plan, row, result, started, runtime);
+  return settle(plan, row, result);
 }
 
-function settle(plan: ApplyPlan, row: Row, value: unknown, started: number, runtime: NodeRuntime): Row[] {
+function settle(plan: ApplyPlan, row: Row, value: unknown): Row[] {
   const id = plan.id;
-  if (value === null || value === undefined) return [finish(plan, filterRow(row, id), started, runtime)];
+  if (value === null || value === undefined) return [filterRow(row, id)];
   if (plan.node.fanOut) {
     if (!Array.isArray(value)) {
-      return [finish(plan, failRow(row, { node: id, type: "APPLY_FAILED", message: `fanOut apply returned ${typeof value}, expected an array`, attempts: 1 }), started, runtime)];
+      return [failRow(row, { node: id, type: "APPLY_FAILED", message: `fanOut apply returned ${typeof value}, expected an array`, attempts: 1 })];
     }
-    if (value.length === 0) return [finish(plan, filterRow(row, id), started, runtime)];
+    if (value.length === 0) return [filterRow(row, id)];
     const invalid = value.map((item) => validate(plan, item)).find((problem) => problem !== undefined);
-    if (invalid !== undefined) return [finish(plan, failRow(row, invalid), started, runtime)];
+    if (invalid !== undefined) return [failRow(row, invalid)];
     const children = fanOutRow(row, id, value);
-    const latencyMs = performance.now() - started;
-    for (const child of children) {
-      child.records.push({ node: id, rowId: child.id, output: child.previous, latencyMs, inputTokens: 0, outputTokens: 0 });
-    }
-    runtime.emit({ type: "node-end", node: id, status: "ok", started: false, latencyMs, inputTokens: 0, outputTokens: 0 });
+    for (const child of children) child.records.push({ node: id, rowId: child.id, output: child.previous, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
     return children;
   }
   const invalid = validate(plan, value);
-  if (invalid !== undefined) return [finish(plan, failRow(row, invalid), started, runtime)];
+  if (invalid !== undefined) return [failRow(row, invalid)];
   row.context[id] = value;
   row.previous = value;
-  const latencyMs = performance.now() - started;
-  row.records.push({ node: id, rowId: row.id, output: value, latencyMs, inputTokens: 0, outputTokens: 0 });
-  runtime.emit({ type: "node-end", node: id, status: "ok", started: false, latencyMs, inputTokens: 0, outputTokens: 0 });
+  row.records.push({ node: id, rowId: row.id, output: value, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
   return [row];
 }
 
@@ -67,7 +110,7 @@ function fail(row: Row, plan: ApplyPlan, error: unknown): Row {
   return failRow(row, { node: plan.id, type: "APPLY_FAILED", message, attempts: 1 });
 }
 
-function finish(plan: ApplyPlan, row: Row, started: number, runtime: NodeRuntime): Row {
-  runtime.emit({ type: "node-end", node: plan.id, status: row.state === "filtered" ? "filtered" : "failed", started: false, latencyMs: performance.now() - started, inputTokens: 0, outputTokens: 0 });
-  return row;
+/** True for `async function` / `async () =>`: those get the windowed per-row path, with concurrency. */
+export function isAsyncFunction(fn: unknown): boolean {
+  return typeof fn === "function" && fn.constructor.name === "AsyncFunction";
 }

@@ -32,6 +32,8 @@ export interface RootRow {
   readonly end: number | undefined;
   /** The chain input, for the flattened view. */
   readonly input: Record<string, unknown>;
+  /** The input's JSON text as read, when the source kept it (spliced into flattened records). */
+  readonly raw: string | undefined;
   /** Leaf rows (this row or its fan-out descendants) not yet at the writer. */
   pending: number;
   /** Records gathered from finished leaves and from rows that fanned out. */
@@ -54,8 +56,8 @@ export interface Row {
   records: NodeRecord[];
 }
 
-export function createRootRow(index: number, input: Record<string, unknown>, end: number | undefined): Row {
-  const root: RootRow = { index, end, input, pending: 1, records: [], leaves: [] };
+export function createRootRow(index: number, input: Record<string, unknown>, end: number | undefined, raw?: string): Row {
+  const root: RootRow = { index, end, input, raw, pending: 1, records: [], leaves: [] };
   return { id: String(index), root, context: { ...input, chain_input: input }, previous: input, state: "active", records: [] };
 }
 

@@ -25,7 +25,7 @@ export async function* sourceRows(source: Source, options: SourceRowsOptions): A
     const rows: Row[] = [];
     for (const sourceRow of batch) {
       if (options.isDone(sourceRow.index)) continue;
-      const row = createRootRow(sourceRow.index, sourceRow.value, sourceRow.end);
+      const row = createRootRow(sourceRow.index, sourceRow.value, sourceRow.end, sourceRow.raw);
       if (sourceRow.error !== undefined) failRow(row, { node: "input", type: "INPUT_ROW", message: sourceRow.error, attempts: 0 });
       rows.push(row);
     }

@@ -4,6 +4,7 @@
  * of requests in flight across batches.
  */
 import type { ChainPlan, ElementPlan } from "../core/plan.js";
+import { executeApplyBatch, isAsyncFunction } from "./execute-apply.js";
 import { executeElement } from "./execute-group.js";
 import type { NodeRuntime } from "./node-runtime.js";
 import type { Row } from "./row.js";
@@ -18,6 +19,11 @@ export interface StageOptions {
 
 export function buildStages(plan: ChainPlan, runtime: NodeRuntime, options: StageOptions): Stage[] {
   return plan.elements.map((element) => {
+    if (element.kind === "apply" && !isAsyncFunction(element.node.fn)) {
+      return async function* (source: AsyncIterable<Row[]>) {
+        for await (const rows of source) yield await executeApplyBatch(element, rows, runtime);
+      };
+    }
     const window = windowFor(element, runtime, options);
     return (source: AsyncIterable<Row[]>) => windowedMap(source, (row: Row) => executeElement(element, row, runtime), window);
   });

@@ -1,0 +1,59 @@
+/**
+ * Issue 4 (a) and issue 5's ledger cost: 1M JSONL rows through an apply-only chain with the real CLI
+ * (shards, flattened view, ledger, fsync'd commits) against the raw Node baseline in the same run;
+ * peak RSS at 1M and 3M rows; and the commit cost (fsync + ledger) as a fraction of pipeline time.
+ *   npm run build && node --import tsx bench/pipeline-apply.ts [rows]
+ */
+import { createWriteStream, existsSync, mkdirSync, rmSync } from "node:fs";
+import { once } from "node:events";
+import { join } from "node:path";
+import { measure, table } from "./measure.js";
+
+const root = join(import.meta.dirname, "..");
+const data = join(root, ".bench-data");
+const rows = Number(process.argv[2] ?? 1_000_000);
+const node = process.execPath;
+
+async function generate(count: number): Promise<string> {
+  const path = join(data, `apply-${count}.jsonl`);
+  if (existsSync(path)) return path;
+  mkdirSync(data, { recursive: true });
+  const out = createWriteStream(path);
+  const words = ["stream", "batch", "token", "shard", "ledger", "commit", "vector", "engine", "schema", "resume"];
+  for (let i = 0; i < count; i++) {
+    const text = Array.from({ length: 24 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(" ");
+    const line = `${JSON.stringify({ id: i, text, tags: ["a", `t${i % 17}`, `u${i % 5}`], score: (i % 1000) / 1000, source: "bench" })}\n`;
+    if (!out.write(line)) await once(out, "drain");
+  }
+  out.end();
+  await once(out, "finish");
+  return path;
+}
+
+const cli = (input: string, out: string): [string, string[]] => [node, [join(root, "dist/cli/main.js"), "run", join(root, "bench/chains/apply-only.ts"), "-i", input, "-o", out, "--quiet", "--fresh", "--max-lines-per-file", "100000"]];
+const library = (input: string, out: string, interval: number): [string, string[]] => [node, ["--import", "tsx", join(root, "bench/run-job-once.ts"), join(root, "bench/chains/apply-only.ts"), input, out, String(interval)]];
+
+const input = await generate(rows);
+const out = join(data, "out-apply");
+const results: (string | number)[][] = [];
+const runs = 3;
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+
+const baseline = Array.from({ length: runs }, () => measure(node, ["--import", "tsx", join(root, "bench/baselines/raw-jsonl.ts"), input, join(data, "baseline-out.jsonl")]));
+const ours = Array.from({ length: runs }, () => measure(...cli(input, out)));
+const baseSeconds = median(baseline.map((m) => m.seconds));
+const ourSeconds = median(ours.map((m) => m.seconds));
+results.push(["raw Node baseline (split2 + parse + stringify)", rows, Math.round(rows / baseSeconds), "1.00", Math.round(median(baseline.map((m) => m.peakRssMb)))]);
+results.push(["chainette-stream run (CLI, apply-only)", rows, Math.round(rows / ourSeconds), (baseSeconds / ourSeconds).toFixed(2), Math.round(median(ours.map((m) => m.peakRssMb)))]);
+
+const withCommits = Array.from({ length: runs }, () => measure(...library(input, out, 1000)).seconds);
+const oneCommit = Array.from({ length: runs }, () => measure(...library(input, out, 3_600_000)).seconds);
+const commitCost = (median(withCommits) - median(oneCommit)) / median(withCommits);
+
+const big = await generate(rows * 3);
+const bigRun = measure(...cli(big, join(data, "out-apply-3x")));
+results.push(["chainette-stream run (CLI, apply-only)", rows * 3, Math.round((rows * 3) / bigRun.seconds), "", Math.round(bigRun.peakRssMb)]);
+
+console.log(table(["case", "rows", "rows/s", "ratio vs baseline", "peak RSS MB"], results));
+console.log(`\ncommit cost (fsync + ledger, commits every 1 s vs one at the end): ${(commitCost * 100).toFixed(1)}% of pipeline time (medians of ${runs}: ${median(withCommits).toFixed(2)} s vs ${median(oneCommit).toFixed(2)} s)`);
+rmSync(join(data, "out-apply-3x"), { recursive: true, force: true });
