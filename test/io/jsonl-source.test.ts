@@ -14,9 +14,9 @@ describe("JSONL source", () => {
     writeFileSync(path, '\uFEFF{"a":1}\r\n\r\n{"a":2}\n   \n{"a":"é"}');
     const rows = await readAll(await openSource(path));
     expect(rows).toEqual([
-      { index: 0, value: { a: 1 }, end: 12 },
-      { index: 1, value: { a: 2 }, end: 22 },
-      { index: 2, value: { a: "é" }, end: 36 },
+      { index: 0, value: { a: 1 }, raw: '{"a":1}', end: 12 },
+      { index: 1, value: { a: 2 }, raw: '{"a":2}', end: 22 },
+      { index: 2, value: { a: "é" }, raw: '{"a":"é"}', end: 36 },
     ]);
   });
 
@@ -65,7 +65,7 @@ describe("JSONL source", () => {
     writeFileSync(path, gzipSync('{"a":1}\n{"a":2}\n'));
     const source = await openSource(path);
     expect(source.format).toBe("jsonl.gz");
-    expect(await readAll(source, { row: 1 })).toEqual([{ index: 1, value: { a: 2 } }]);
+    expect(await readAll(source, { row: 1 })).toEqual([{ index: 1, value: { a: 2 }, raw: '{"a":2}' }]);
   });
 
   it("reads stdin for -", async () => {
@@ -73,8 +73,8 @@ describe("JSONL source", () => {
     stdin.end('{"a":1}\n{"a":2}\n');
     const rows = await readAll(await openSource("-", { stdin }));
     expect(rows).toEqual([
-      { index: 0, value: { a: 1 } },
-      { index: 1, value: { a: 2 } },
+      { index: 0, value: { a: 1 }, raw: '{"a":1}' },
+      { index: 1, value: { a: 2 }, raw: '{"a":2}' },
     ]);
   });
 
