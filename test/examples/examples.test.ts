@@ -13,6 +13,7 @@ import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { readShards, runCli } from "../helpers/cli.js";
 import { normaliseProduct, ProductAttributes } from "../../examples/product-extract/chain.js";
 import { MIN_SCORE, summaryPrompt } from "../../examples/multi-doc-summary/chain.js";
+import { chain as joinChain } from "../../examples/join-no-llm/chain.js";
 
 const model = "meta-llama/Llama-3.1-8B-Instruct";
 const judgeModel = "meta-llama/Llama-3.1-70B-Instruct";
@@ -296,5 +297,19 @@ describe("examples", () => {
     const byId = (a: Record<string, unknown>, b: Record<string, unknown>): number => String(a.row_id).localeCompare(String(b.row_id), "en", { numeric: true });
     expect([...flattened].sort(byId)).toEqual(expected.sort(byId));
     expect(readSummary(out).rows).toEqual({ in: numbers.length, ok: 3 * numbers.length, failed: 0, filtered: 0 });
+  });
+
+  it("join-no-llm: runs as a library with chain.run(), no CLI", async () => {
+    const results = [];
+    for await (const result of joinChain.run([{ n: 41 }, { n: -3 }])) results.push(result);
+    const outputs = results.map((result) => (result.status === "ok" ? [result.rowId, result.output, result.outputs.combine] : [result.rowId, result.status]));
+    expect(outputs.sort((a, b) => String(a[0]).localeCompare(String(b[0])))).toEqual([
+      ["0.0", { n: 41, neighbour: 40, offset: -1 }, { n: 41, sum: 82, product: 1680, spread: 2 }],
+      ["0.1", { n: 41, neighbour: 41, offset: 0 }, { n: 41, sum: 82, product: 1680, spread: 2 }],
+      ["0.2", { n: 41, neighbour: 42, offset: 1 }, { n: 41, sum: 82, product: 1680, spread: 2 }],
+      ["1.0", { n: -3, neighbour: -4, offset: -1 }, { n: -3, sum: -6, product: 8, spread: 2 }],
+      ["1.1", { n: -3, neighbour: -3, offset: 0 }, { n: -3, sum: -6, product: 8, spread: 2 }],
+      ["1.2", { n: -3, neighbour: -2, offset: 1 }, { n: -3, sum: -6, product: 8, spread: 2 }],
+    ]);
   });
 });
