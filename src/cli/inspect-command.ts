@@ -46,7 +46,7 @@ export function inspectCommand(argv: string[]): number {
     const wallMs = sessions.reduce((sum, s) => sum + s.wall_ms, 0);
     const rowsSum = sessions.reduce((sum, s) => sum + s.rows, 0);
     const out: string[] = [
-      `${outDir}: ${report.state}${complete ? " — complete" : ""}`,
+      `${outDir}: ${complete ? "complete" : report.state}`,
       `  rows done ${formatCount(report.rows.done)}: ok ${formatCount(report.rows.ok)}, failed ${formatCount(report.rows.failed)}, filtered ${formatCount(report.rows.filtered)}`,
       `  tokens ${formatCount(report.tokens.input)} in / ${formatCount(report.tokens.output)} out`,
       `  ${sessions.length} session(s), ${formatDuration(wallMs / 1000)} wall, ${wallMs > 0 ? ((rowsSum / wallMs) * 1000).toFixed(1) : "0"} rows/s`,

@@ -2,12 +2,20 @@ import type { ChainPlan } from "../core/plan.js";
 import { createEngine, type CreateEngineOptions } from "../engines/create-engine.js";
 import type { Engine, EngineConfig } from "../engines/engine.js";
 
-/** Creates the engines the plan's steps use (an unused declaration is never contacted). */
-export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfig[], options: CreateEngineOptions): Map<string, Engine> {
+/**
+ * Creates the engines the plan's steps use (an unused declaration is never contacted).
+ * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own.
+ */
+export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfig[], options: CreateEngineOptions & { defaultConcurrency?: number }): Map<string, Engine> {
   const used = new Set(plan.nodes.flatMap((node) => (node.kind === "step" ? [node.engineName] : [])));
   const engines = new Map<string, Engine>();
+  const { defaultConcurrency, ...createOptions } = options;
   try {
-    for (const config of configs) if (used.has(config.name)) engines.set(config.name, createEngine(config, options));
+    for (const config of configs) {
+      if (!used.has(config.name)) continue;
+      const withConcurrency = config.concurrency === undefined && defaultConcurrency !== undefined ? { ...config, concurrency: defaultConcurrency } : config;
+      engines.set(config.name, createEngine(withConcurrency, createOptions));
+    }
   } catch (error) {
     void closeEngines(engines);
     throw error;

@@ -21,7 +21,7 @@ export async function* runChainIterable(
   setMaxListeners(0, controller.signal);
   const onAbort = (): void => controller.abort(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const engines = createPlanEngines(plan, configs, {});
+  const engines = createPlanEngines(plan, configs, { defaultConcurrency: options.concurrency ?? 256 });
   const runtime = { engines, emit: () => {}, signal: controller.signal };
   const stages = buildStages(plan, runtime, { concurrency: options.concurrency ?? 256 });
   const leafIds = plan.nodes.map((node) => node.id);

@@ -1,0 +1,53 @@
+/**
+ * Issue 4 (b) and (c): one LLM step over N rows against a simulator of known capacity (every request
+ * takes exactly `serviceMs`, `maxNumSeqs` at once: capacity = maxNumSeqs / serviceMs), first with
+ * chainette-stream, then with the openai-node + p-limit script, in the same run.
+ *   npm run build && node --import tsx bench/llm-throughput.ts [rows] [serviceMs] [maxNumSeqs]
+ */
+import { spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync } from "node:fs";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { measure, table } from "./measure.js";
+
+const root = join(import.meta.dirname, "..");
+const data = join(root, ".bench-data");
+const rows = Number(process.argv[2] ?? 50_000);
+const serviceMs = Number(process.argv[3] ?? 200);
+const maxNumSeqs = Number(process.argv[4] ?? 256);
+const concurrency = Math.round(maxNumSeqs * 1.25);
+const capacity = (maxNumSeqs / serviceMs) * 1000;
+
+async function generate(): Promise<string> {
+  const path = join(data, `questions-${rows}.jsonl`);
+  if (existsSync(path)) return path;
+  mkdirSync(data, { recursive: true });
+  const out = createWriteStream(path);
+  for (let i = 0; i < rows; i++) if (!out.write(`${JSON.stringify({ text: `Question ${i}: what is ${i} squared?` })}\n`)) await once(out, "drain");
+  out.end();
+  await once(out, "finish");
+  return path;
+}
+
+async function withSimulator<T>(run: (url: string) => T): Promise<T> {
+  const options = { port: 0, model: "bench-model", maxNumSeqs, timeScale: 1, ttftOverheadMs: serviceMs, prefillMsPerToken: 0, interTokenLatencyMs: 0, interTokenLatencyPerRunningMs: 0 };
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/sim-server.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
+  const [url] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
+  try {
+    return run(url);
+  } finally {
+    child.kill("SIGTERM");
+    await once(child, "exit");
+  }
+}
+
+const input = await generate();
+const ours = await withSimulator((url) =>
+  measure(process.execPath, [join(root, "dist/cli/main.js"), "run", join(root, "bench/chains/one-step.ts"), "-i", input, "-o", join(data, "out-llm"), "--quiet", "--fresh", "--concurrency", String(concurrency)], { BENCH_URL: url }),
+);
+const theirs = await withSimulator((url) => measure(process.execPath, ["--import", "tsx", join(root, "bench/baselines/openai-plimit.ts"), url, input, join(data, "out-openai.jsonl"), String(concurrency)]));
+
+const row = (name: string, m: { seconds: number; peakRssMb: number }): (string | number)[] => [name, Math.round(rows / m.seconds), (rows / m.seconds / capacity).toFixed(3), Math.round(m.peakRssMb)];
+console.log(`${rows} rows, simulator: ${maxNumSeqs} sequences x ${serviceMs} ms per request = capacity ${Math.round(capacity)} req/s; client concurrency ${concurrency}\n`);
+console.log(table(["client", "rows/s", "achieved / capacity", "peak RSS MB"], [row("chainette-stream run", ours), row("openai-node + p-limit script", theirs)]));
