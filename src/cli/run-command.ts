@@ -26,7 +26,7 @@ Input:
   --limit N                   stop after N input rows
 Output:
   -o, --output DIR            output folder (required)
-  --format jsonl              shard format (default jsonl)
+  --format jsonl|parquet      shard format (default jsonl); parquet columns are typed from the schemas
   --max-lines-per-file N      lines per shard (default 10000)
   --fresh                     discard an earlier run in OUTDIR
 Engines:
@@ -75,8 +75,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (chainArgument === undefined || values.input === undefined || values.output === undefined) {
     throw new ChainetteError("USAGE", `run needs CHAIN_FILE, -i INPUT and -o OUTDIR\n\n${RUN_HELP}`);
   }
-  if (values.format !== undefined && values.format !== "jsonl") {
-    throw new ChainetteError("USAGE", `Expected \`--format\` to be jsonl, got \`${values.format}\``);
+  const format = values.format ?? "jsonl";
+  if (format !== "jsonl" && format !== "parquet") {
+    throw new ChainetteError("USAGE", `Expected \`--format\` to be jsonl or parquet, got \`${format}\``);
   }
   const { chain } = await loadChain(chainArgument);
   const yaml = values.engines === undefined ? [] : await loadEnginesYaml(values.engines);
@@ -112,6 +113,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       engines,
       events,
       invocation: ["chainette-stream", "run", ...argv],
+      format,
       maxLinesPerFile: parseInteger("--max-lines-per-file", values["max-lines-per-file"], 10_000, 1),
       batchSize: parseInteger("--batch-size", values["batch-size"], 256, 1),
       concurrency: parseInteger("--concurrency", values.concurrency, 256, 1),

@@ -10,7 +10,8 @@ import { ChainetteError } from "../errors.js";
 import { emptyNodeStats, type FailureRecord, type Ledger, type NodeStats } from "../ledger/ledger.js";
 import type { DoneRow } from "../ledger/done-ranges.js";
 import type { RunEvent } from "./events.js";
-import { errorRecord, flattenedRecord, nodeRecord } from "./record-lines.js";
+import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
+import { errorLine, FlattenedLines, nodeLine } from "./record-lines.js";
 import type { Row, RootRow } from "./row.js";
 import { ShardWriter } from "./shard-writer.js";
 
@@ -26,6 +27,8 @@ export interface CommitSinkOptions {
   maxErrorRate?: number;
   /** @default 100 */
   minRowsForErrorRate?: number;
+  /** `--format parquet`: shards are staged as JSONL and sealed into Parquet when they roll. */
+  parquet?: ParquetSealer;
 }
 
 /** What has been written since the last commit and is waiting to be made durable. */
@@ -44,19 +47,23 @@ class PendingCommit {
 
 export class CommitSink {
   private readonly writers = new Map<string, ShardWriter>();
+  private readonly flattened: FlattenedLines;
   private pending = new PendingCommit();
   private committing: Promise<void> | undefined;
   private lastCommit = performance.now();
   private timer: NodeJS.Timeout | undefined;
-  private timerError: unknown;
+  private timerError: Error | undefined;
   private poisoned = false;
   /** This session's leaf counts, for the error-rate guard. */
   private readonly session = { ok: 0, failed: 0 };
+  /** Settles when `consume` has made its last commit and closed the shards. */
+  private consumed: Promise<void> | undefined;
 
   constructor(private readonly options: CommitSinkOptions) {
+    this.flattened = new FlattenedLines(options.nodeIds);
     const committed = options.ledger.shards();
     for (const dir of [...options.nodeIds, "flattened", "errors"]) {
-      const path = join(options.outDir, dir);
+      const path = options.parquet ? stagingFolder(options.outDir, dir) : join(options.outDir, dir);
       mkdirSync(path, { recursive: true });
       const last = committed.filter((shard) => shard.dir === dir).at(-1);
       this.writers.set(dir, new ShardWriter(path, dir, options.maxLinesPerFile, last));
@@ -65,10 +72,29 @@ export class CommitSink {
 
   /** Consumes the pipeline's leaf rows until it ends; commits on the way and at the end. */
   async consume(source: AsyncIterable<Row[]>): Promise<void> {
+    const consumed = this.consumeRows(source);
+    this.consumed = consumed.catch(() => undefined);
+    await consumed;
+  }
+
+  /**
+   * `--format parquet`, once the run has ended (complete, stopped or failed): seals every shard the
+   * ledger committed, so the folders hold only Parquet files. Rows written but not committed stay
+   * out (they are not done; a resume redoes them into a new shard).
+   */
+  async sealOpenShards(): Promise<void> {
+    if (this.options.parquet === undefined) return;
+    await this.consumed;
+    while (this.committing) await this.committing;
+    await this.options.parquet.sealCommitted();
+    this.options.parquet.removeEmptyStaging([...this.writers.keys()]);
+  }
+
+  private async consumeRows(source: AsyncIterable<Row[]>): Promise<void> {
     const interval = this.options.commitIntervalMs ?? 1000;
     // Rows can finish while the pipeline waits on slow requests: commit them on a timer too.
     this.timer = setInterval(() => {
-      if (performance.now() - this.lastCommit >= interval) this.commit().catch((error: unknown) => (this.timerError ??= error));
+      if (performance.now() - this.lastCommit >= interval) this.commit().catch((error: unknown) => (this.timerError ??= error instanceof Error ? error : new Error(String(error))));
     }, Math.max(50, interval / 2));
     try {
       for await (const leaves of source) {
@@ -95,17 +121,17 @@ export class CommitSink {
     if (completed.length === 0) return;
 
     const lines = new Map<string, string[]>();
-    const push = (dir: string, record: Record<string, unknown>): void => {
+    const push = (dir: string, line: string): void => {
       let list = lines.get(dir);
       if (list === undefined) lines.set(dir, (list = []));
-      list.push(JSON.stringify(record));
+      list.push(line);
     };
     const pending = new PendingCommit();
     for (const root of completed) {
       pending.rows.push({ index: root.index, end: root.end });
       pending.counters.rows_in++;
       for (const record of root.records) {
-        push(record.node, nodeRecord(record));
+        push(record.node, nodeLine(record));
         const stats = pending.node(record.node);
         stats.ok++;
         stats.inputTokens += record.inputTokens;
@@ -116,10 +142,10 @@ export class CommitSink {
       }
       for (const leaf of root.leaves) {
         if (leaf.state === "active") {
-          push("flattened", flattenedRecord(leaf, this.options.nodeIds));
+          push("flattened", this.flattened.line(leaf));
           pending.counters.ok++;
         } else if (leaf.state === "failed") {
-          push("errors", errorRecord(leaf));
+          push("errors", errorLine(leaf));
           pending.counters.failed++;
           const failure = leaf.failure;
           if (failure) {
@@ -157,6 +183,8 @@ export class CommitSink {
     this.committing = (async () => {
       const shards = (await Promise.all(snapshots.map((snapshot) => snapshot.sync()))).flat();
       this.options.ledger.commit({ shards, rows: pending.rows, failures: pending.failures, counters: pending.counters, nodes: pending.nodes });
+      // Shards that rolled are complete and now committed whole: seal them before the next commit.
+      await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));
       this.lastCommit = performance.now();
       const { ok, failed, filtered } = pending.counters;
       this.options.emit({ type: "commit", rows: pending.rows.length, ok, failed, filtered, watermark: this.options.ledger.done().watermark });

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Chain } from "../core/chain.js";
 import { buildPlan, type ChainPlan } from "../core/plan.js";
+import { checkServedModel } from "../engines/check-served-model.js";
 import type { EngineConfig } from "../engines/engine.js";
 import { ChainetteError } from "../errors.js";
 import { openSource } from "../io/open-source.js";
@@ -17,6 +18,8 @@ import { CommitSink } from "./commit-sink.js";
 import { closeEngines, createPlanEngines } from "./create-engines.js";
 import type { RunEvents, RunStatus } from "./events.js";
 import { graphJson } from "./graph-json.js";
+import { ParquetSealer } from "./parquet-sealer.js";
+import { shardColumnsOf } from "./parquet-shard-columns.js";
 import { recoverShards } from "./recover-shards.js";
 import { RunControl } from "./run-control.js";
 import { identityChanges, runIdentity, type RunIdentity } from "./run-identity.js";
@@ -33,8 +36,11 @@ export interface RunJobOptions {
   events: RunEvents;
   /** The command line, for graph.json and the resume hint. */
   invocation: readonly string[];
-  /** @default "jsonl" */
-  format?: "jsonl";
+  /**
+   * `parquet`: shards are `NNN.parquet` with columns typed from the output schemas, staged as JSONL
+   * in `<dir>/.staging/` until they roll or the run ends (see docs/formats.md). @default "jsonl"
+   */
+  format?: "jsonl" | "parquet";
   /** Lines per shard file. @default 10_000 */
   maxLinesPerFile?: number;
   /** Rows per micro-batch. @default 256 */
@@ -76,17 +82,25 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   let failure: unknown;
   let sessionRows = 0;
   let engines: Awaited<ReturnType<typeof createPlanEngines>> | undefined;
+  let sink: CommitSink | undefined;
+  const maxLinesPerFile = options.maxLinesPerFile ?? 10_000;
   const session = ledger.startSession();
   try {
     checkIdentity(ledger, identity);
     const dirs = [...plan.nodes.map((node) => node.id), "flattened", "errors"];
-    recoverShards(options.outDir, dirs, ledger.shards());
+    recoverShards(options.outDir, dirs, ledger.shards(), format);
+    const parquet = format === "parquet" ? new ParquetSealer(options.outDir, ledger, shardColumnsOf(plan)) : undefined;
+    // Shards an earlier session committed whole but did not seal (a crash, or rows since): seal them now.
+    await parquet?.sealCommitted(maxLinesPerFile);
     writeJsonAtomic(join(options.outDir, "graph.json"), graphJson(plan, { engines: options.engines, invocation: options.invocation, input: inputFingerprint, format }));
 
     engines = createPlanEngines(plan, options.engines, {
+      defaultConcurrency: options.concurrency ?? 256,
       onEvent: options.events.emit,
       ...(options.engineDownTimeoutMs === undefined ? {} : { engineDownTimeoutMs: options.engineDownTimeoutMs }),
     });
+    const modelProblems = (await Promise.all([...engines.values()].map((engine) => checkServedModel(engine.config)))).flat();
+    if (modelProblems.length > 0) throw new ChainetteError("ENGINE_CONFIG", modelProblems.join("\n"));
     const runtime = { engines, emit: options.events.emit, signal: control.signal };
     const done = ledger.done();
     const total = await source.totalRows();
@@ -95,11 +109,12 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
       if (event.type === "commit") sessionRows += event.rows;
     });
 
-    const sink = new CommitSink({
+    sink = new CommitSink({
       outDir: options.outDir,
       nodeIds: plan.nodes.map((node) => node.id),
       ledger,
-      maxLinesPerFile: options.maxLinesPerFile ?? 10_000,
+      maxLinesPerFile,
+      ...(parquet === undefined ? {} : { parquet }),
       emit: options.events.emit,
       ...(options.commitIntervalMs === undefined ? {} : { commitIntervalMs: options.commitIntervalMs }),
       ...(options.maxErrorRate === undefined ? {} : { maxErrorRate: options.maxErrorRate }),
@@ -114,7 +129,8 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
       signal: control.signal,
     });
     const stages = buildStages(plan, runtime, { concurrency: options.concurrency ?? 256 });
-    await pipeline(connectStages(rows, stages), (leaves: AsyncIterable<import("./row.js").Row[]>) => sink.consume(leaves));
+    const consumer = sink;
+    await pipeline(connectStages(rows, stages), (leaves: AsyncIterable<import("./row.js").Row[]>) => consumer.consume(leaves));
     status = control.stopRequested ? "stopped" : "complete";
   } catch (error) {
     failure = error;
@@ -122,6 +138,15 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   } finally {
     control.dispose();
     if (engines) await closeEngines(engines);
+  }
+  // Parquet: whatever the ledger committed is sealed, whether the run completed, stopped or failed.
+  try {
+    await sink?.sealOpenShards();
+  } catch (error) {
+    if (failure === undefined) {
+      failure = error;
+      status = "failed";
+    }
   }
   const wallMs = performance.now() - started;
   const resumeCommand = options.invocation.filter((part) => part !== "--fresh").join(" ");

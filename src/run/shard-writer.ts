@@ -2,7 +2,8 @@
  * Rolling JSONL shards of one output folder (`qa/000.jsonl`, `qa/001.jsonl`, ...). Appends are
  * joined into one write per batch; a shard rolls at exactly `maxLines` lines; files open lazily, so
  * there are no empty shards. `snapshot()` freezes what has been written so far; its `sync()`
- * fsyncs those bytes and returns the shard records the ledger may then commit.
+ * fsyncs those bytes and returns the shard records the ledger may then commit. With
+ * `--format parquet` the folder is the hidden staging folder (see `parquet-sealer.ts`).
  */
 import { closeSync, fsync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -27,6 +28,8 @@ interface OpenShard {
 
 export interface ShardSnapshot {
   readonly records: ShardRecord[];
+  /** The records of shards that rolled over: complete, nothing more is appended to them. */
+  readonly rolled: ShardRecord[];
   sync(): Promise<ShardRecord[]>;
 }
 
@@ -44,7 +47,9 @@ export class ShardWriter {
    * @param last the last committed shard of this folder, to continue appending after a resume
    */
   constructor(readonly path: string, readonly name: string, readonly maxLines: number, last?: ShardRecord) {
-    this.current = last ? { seq: last.seq, lines: last.lines, bytes: last.bytes, crc: last.crc, fd: undefined } : { seq: 0, lines: 0, bytes: 0, crc: 0, fd: undefined };
+    // A sealed last shard (`--format parquet`) is a finished file: the run goes on in the next one.
+    if (last === undefined || last.sealed) this.current = { seq: last ? last.seq + 1 : 0, lines: 0, bytes: 0, crc: 0, fd: undefined };
+    else this.current = { seq: last.seq, lines: last.lines, bytes: last.bytes, crc: last.crc, fd: undefined };
   }
 
   append(lines: readonly string[]): void {
@@ -66,6 +71,8 @@ export class ShardWriter {
     const records: ShardRecord[] = this.changed
       ? [...this.rolled, this.current].filter((shard) => shard.lines > 0).map((shard) => ({ dir: this.name, seq: shard.seq, lines: shard.lines, bytes: shard.bytes, crc: shard.crc, sealed: false }))
       : [];
+    const currentSeq = this.current.seq;
+    const rolled = records.filter((record) => record.seq < currentSeq);
     const toClose = this.rolled;
     const syncDirectory = this.createdFile;
     this.rolled = [];
@@ -74,6 +81,7 @@ export class ShardWriter {
     const folder = this.path;
     return {
       records,
+      rolled,
       async sync() {
         await Promise.all(files.map(async (shard) => (shard.fd === undefined ? undefined : fsyncAsync(shard.fd))));
         for (const shard of toClose) if (shard.fd !== undefined) closeSync(shard.fd);
