@@ -53,6 +53,8 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = isChainetteError(error) ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`error: ${message}\n`);
-    process.exitCode = isChainetteError(error) ? exitCodeFor(error) : error instanceof TypeError && String((error as { code?: unknown }).code ?? "").startsWith("ERR_PARSE_ARGS") ? EXIT.usage : EXIT.failure;
+    const code = (error as { code?: unknown }).code;
+    const badArguments = typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+    process.exitCode = isChainetteError(error) ? exitCodeFor(error) : badArguments ? EXIT.usage : EXIT.failure;
   },
 );

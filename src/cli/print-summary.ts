@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { isChainetteError } from "../errors.js";
 import type { RunSummary } from "../run/summary.js";
 import { formatCount, formatDuration } from "./format.js";
@@ -13,7 +14,7 @@ export function printSummary(summary: RunSummary, outDir: string, error: unknown
   }
   out.write(`  output: ${outDir}\n`);
   if (error !== undefined) {
-    const message = isChainetteError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const message = isChainetteError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : inspect(error);
     process.stderr.write(`error: ${message}\n`);
   }
   if (summary.status !== "complete") out.write(`  resume with: ${summary.resume_command}\n`);

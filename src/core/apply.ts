@@ -41,7 +41,7 @@ export function apply<Input = never, Output = unknown>(
     kind: "apply",
     id: options.id,
     name: options.name ?? options.id,
-    fn: fn as ApplyFunction<never>,
+    fn,
     fanOut: options.fanOut ?? false,
     outputModel: options.outputModel,
     concurrency: options.concurrency ?? 64,

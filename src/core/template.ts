@@ -58,6 +58,6 @@ export function lookupPath(value: unknown, keys: readonly string[]): unknown {
 function renderValue(value: unknown, path: string): string {
   if (value === undefined) throw new TemplateValueError(path);
   if (typeof value === "string") return value;
-  if (value === null || typeof value !== "object") return String(value);
-  return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return value.toString();
+  return JSON.stringify(value) ?? "null";
 }

@@ -12,14 +12,14 @@ export function checkInputCompatible(input: JsonSchema, upstream: JsonSchema | u
   const mismatches: string[] = [];
   for (const name of required) {
     const expected = properties[name];
-    const label = `field \`${name}\`${expected?.type ? ` (${String(expected.type)})` : ""}`;
+    const label = `field \`${name}\`${expected?.type ? ` (${typeLabel(expected.type)})` : ""}`;
     if (checkPath(upstream, [name]) === "missing") {
       mismatches.push(label);
       continue;
     }
     const actual = upstreamProperties[name];
     if (expected?.type !== undefined && actual?.type !== undefined && !typesCompatible(expected.type, actual.type)) {
-      mismatches.push(`${label}, got ${String(actual.type)}`);
+      mismatches.push(`${label}, got ${typeLabel(actual.type)}`);
     }
   }
   return mismatches;
@@ -30,4 +30,9 @@ function typesCompatible(expected: unknown, actual: unknown): boolean {
   const got = Array.isArray(actual) ? actual : [actual];
   // An integer is a number; everything the upstream can be must be acceptable.
   return got.every((type) => wanted.has(type) || (type === "integer" && wanted.has("number")));
+}
+
+function typeLabel(type: unknown): string {
+  if (typeof type === "string") return type;
+  return Array.isArray(type) ? type.join(" | ") : JSON.stringify(type);
 }

@@ -55,7 +55,10 @@ describe("chain.run", () => {
   it("runs branches on the same row and merges joins by alias", async () => {
     const seen: string[] = [];
     const upper = new Branch({ name: "upper", steps: [apply((input: { text: string }) => ({ value: input.text.toUpperCase() }), { id: "up" })] }).join("u");
-    const length = new Branch({ name: "length", steps: [apply(async (input: { text: string }) => ({ value: input.text.length }), { id: "len" })] }).join("l");
+    const length = new Branch({ name: "length", steps: [apply(async (input: { text: string }) => {
+      await Promise.resolve();
+      return { value: input.text.length };
+    }, { id: "len" })] }).join("l");
     const side = new Branch({ name: "side", steps: [apply((input: { text: string }) => (seen.push(input.text), { logged: true }), { id: "log" })] });
     const merge = apply((_input: unknown, context) => ({ combined: `${(context.u as { value: string }).value}:${(context.l as { value: number }).value}` }), { id: "merge" });
     const results = await collect(new Chain({ name: "join", steps: [[upper, length, side], merge] }), [{ text: "ab" }, { text: "xyz" }]);
