@@ -29,6 +29,7 @@ Output:
   --format jsonl|parquet      shard format (default jsonl); parquet columns are typed from the schemas
   --max-lines-per-file N      lines per shard (default 10000)
   --fresh                     discard an earlier run in OUTDIR
+  --retry-errors              run the rows that failed in earlier sessions again
 Engines:
   --engines FILE              engines YAML (entries override registerEngine of the same name)
   --endpoint NAME=URL         override one engine's endpoint (repeatable)
@@ -55,6 +56,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       format: { type: "string" },
       "max-lines-per-file": { type: "string" },
       fresh: { type: "boolean" },
+      "retry-errors": { type: "boolean" },
       engines: { type: "string" },
       endpoint: { type: "string", multiple: true },
       concurrency: { type: "string" },
@@ -119,6 +121,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       concurrency: parseInteger("--concurrency", values.concurrency, 256, 1),
       engineDownTimeoutMs: parseInteger("--engine-down-timeout", values["engine-down-timeout"], 300, 1) * 1000,
       fresh: values.fresh ?? false,
+      retryErrors: values["retry-errors"] ?? false,
       control,
       source: {
         ...(values.split === undefined ? {} : { split: values.split }),

@@ -34,6 +34,31 @@ export class DoneRanges {
     return this.watermark !== before;
   }
 
+  /**
+   * Marks root rows not done again (`--retry-errors`). The watermark drops to the first of them;
+   * its byte offset becomes unknown (the next read counts lines up to it instead of seeking).
+   */
+  remove(indices: readonly number[]): void {
+    const removed = new Set(indices.filter((index) => this.has(index)));
+    if (removed.size === 0) return;
+    const lowest = Math.min(...removed);
+    const kept: Range[] = [];
+    const keep = (start: number, end: number, endOffset: number | null): void => {
+      let from = start;
+      for (const index of [...removed].filter((i) => i >= start && i < end).sort((a, b) => a - b)) {
+        if (index > from) kept.push([from, index, null]);
+        from = index + 1;
+      }
+      if (from < end) kept.push([from, end, endOffset]);
+    };
+    if (lowest < this.watermark) keep(lowest, this.watermark, this.watermarkOffset);
+    for (const [start, end, endOffset] of this.ranges) keep(start, end, endOffset);
+    this.watermark = Math.min(this.watermark, lowest);
+    this.watermarkOffset = this.watermark === 0 ? 0 : null;
+    this.ranges = kept.filter(([start]) => start >= this.watermark);
+    this.advance();
+  }
+
   has(index: number): boolean {
     if (index < this.watermark) return true;
     for (const [start, end] of this.ranges) {

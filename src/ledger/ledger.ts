@@ -146,6 +146,32 @@ export class Ledger {
     }
   }
 
+  /**
+   * `--retry-errors`, in one transaction: each rewritten folder's shard list is replaced, the failed
+   * roots are no longer done and no longer failures, and the counters lose what those rows wrote.
+   */
+  forgetFailures(change: { roots: readonly number[]; folders: ReadonlyMap<string, readonly ShardRecord[]>; counters: Readonly<Record<string, number>>; nodes: ReadonlyMap<string, NodeStats> }): void {
+    this.doneRows.remove(change.roots);
+    const transaction = this.db.transaction(() => {
+      for (const [dir, shards] of change.folders) {
+        this.db.prepare("DELETE FROM shards WHERE dir = ?").run(dir);
+        for (const shard of shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
+      }
+      this.statements.clearRanges.run();
+      for (const [start, end, offset] of this.doneRows.above()) this.statements.insertRange.run(start, end, offset);
+      this.statements.progress.run({ row: this.doneRows.watermark, offset: this.doneRows.watermarkOffset });
+      const forget = this.db.prepare("DELETE FROM failures WHERE root = ?");
+      for (const root of change.roots) forget.run(root);
+      for (const [key, value] of Object.entries(change.counters)) if (value !== 0) this.statements.counter.run(key, value);
+      for (const [node, delta] of change.nodes) this.mergeNodeStats(node, delta);
+    });
+    try {
+      transaction();
+    } catch (error) {
+      throw new ChainetteError("LEDGER", `ledger update for --retry-errors failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
   counters(): Record<string, number> {
     const rows = this.db.prepare("SELECT key, value FROM counters").all() as { key: string; value: number }[];
     return Object.fromEntries(rows.map((row) => [row.key, row.value]));

@@ -21,6 +21,7 @@ import { graphJson } from "./graph-json.js";
 import { ParquetSealer } from "./parquet-sealer.js";
 import { shardColumnsOf } from "./parquet-shard-columns.js";
 import { recoverShards } from "./recover-shards.js";
+import { forgetFailedRows } from "./retry-errors.js";
 import { RunControl } from "./run-control.js";
 import { identityChanges, runIdentity, type RunIdentity } from "./run-identity.js";
 import { sourceRows } from "./source-rows.js";
@@ -47,6 +48,8 @@ export interface RunJobOptions {
   batchSize?: number;
   /** Requests in flight per engine when the engine does not set `concurrency`. @default 256 */
   concurrency?: number;
+  /** Run the rows that failed in earlier sessions again (their records are removed first). @default false */
+  retryErrors?: boolean;
   /** Discard an earlier run in OUTDIR. @default false */
   fresh?: boolean;
   source?: OpenSourceOptions;
@@ -89,6 +92,10 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     checkIdentity(ledger, identity);
     const dirs = [...plan.nodes.map((node) => node.id), "flattened", "errors"];
     recoverShards(options.outDir, dirs, ledger.shards(), format);
+    if (options.retryErrors) {
+      if (format !== "jsonl") throw new ChainetteError("USAGE", "--retry-errors works on --format jsonl runs only (sealed Parquet shards cannot be edited in place yet)");
+      forgetFailedRows(options.outDir, ledger, options.maxLinesPerFile ?? 10_000);
+    }
     const parquet = format === "parquet" ? new ParquetSealer(options.outDir, ledger, shardColumnsOf(plan)) : undefined;
     // Shards an earlier session committed whole but did not seal (a crash, or rows since): seal them now.
     await parquet?.sealCommitted(maxLinesPerFile);

@@ -66,3 +66,22 @@ describe("Ledger", () => {
     again.close();
   });
 });
+
+describe("DoneRanges.remove", () => {
+  it("agrees with a Set after removals below and above the watermark", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 300 }), fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 20 }), (added, removed) => {
+        const done = new DoneRanges();
+        done.add(added.map((index) => ({ index, end: index * 10 })));
+        done.remove(removed);
+        const set = new Set(added);
+        for (const index of removed) set.delete(index);
+        let watermark = 0;
+        while (set.has(watermark)) watermark++;
+        expect(done.watermark).toBe(watermark);
+        for (let i = 0; i <= 201; i++) expect(done.has(i)).toBe(set.has(i));
+        expect(done.count()).toBe(set.size);
+      }),
+    );
+  });
+});
