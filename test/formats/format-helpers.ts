@@ -29,6 +29,7 @@ export function folderFiles(outDir: string, folder: string): string[] {
 
 /** Every row of a Parquet output folder as JSON values (`to_json`: BIGINT as numbers), by row_id. */
 export async function parquetRecords(outDir: string, folder: string): Promise<Record<string, unknown>[]> {
+  if (!folderFiles(outDir, folder).some((name) => name.endsWith(".parquet"))) return [];
   const rows = await duckdbRows(`SELECT to_json(t)::VARCHAR AS j FROM read_parquet('${join(outDir, folder)}/*.parquet', union_by_name = true) t`);
   return byRowId(rows.map((row) => JSON.parse(String(row.j)) as Record<string, unknown>));
 }
