@@ -36,7 +36,7 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const requests = (): number => simulator.stats().requests.chatCompletions;
+const requests = (): number => simulator.stats().requests.chatCompletions ?? 0;
 
 describe("--format parquet", () => {
   it("writes only sealed NNN.parquet shards, rolling every --max-lines-per-file rows", async () => {
