@@ -40,10 +40,13 @@ const runs = 3;
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 
 const baseline = Array.from({ length: runs }, () => measure(node, ["--import", "tsx", join(root, "bench/baselines/raw-jsonl.ts"), input, join(data, "baseline-out.jsonl")]));
+const sameOutput = Array.from({ length: runs }, () => measure(node, ["--import", "tsx", join(root, "bench/baselines/raw-jsonl-same-output.ts"), input, join(data, "baseline-same")]));
 const ours = Array.from({ length: runs }, () => measure(...cli(input, out)));
 const baseSeconds = median(baseline.map((m) => m.seconds));
 const ourSeconds = median(ours.map((m) => m.seconds));
 results.push(["raw Node baseline (split2 + parse + stringify)", rows, Math.round(rows / baseSeconds), "1.00", Math.round(median(baseline.map((m) => m.peakRssMb)))]);
+const sameSeconds = median(sameOutput.map((m) => m.seconds));
+results.push(["raw Node writing the same two files (node + flattened)", rows, Math.round(rows / sameSeconds), (baseSeconds / sameSeconds).toFixed(2), Math.round(median(sameOutput.map((m) => m.peakRssMb)))]);
 results.push(["chainette-stream run (CLI, apply-only)", rows, Math.round(rows / ourSeconds), (baseSeconds / ourSeconds).toFixed(2), Math.round(median(ours.map((m) => m.peakRssMb)))]);
 
 const withCommits = Array.from({ length: runs }, () => measure(...library(input, out, 1000)).seconds);
@@ -55,5 +58,6 @@ const bigRun = measure(...cli(big, join(data, "out-apply-3x")));
 results.push(["chainette-stream run (CLI, apply-only)", rows * 3, Math.round((rows * 3) / bigRun.seconds), "", Math.round(bigRun.peakRssMb)]);
 
 console.log(table(["case", "rows", "rows/s", "ratio vs baseline", "peak RSS MB"], results));
+console.log(`\nchainette-stream vs raw Node writing the same two files: ${(sameSeconds / ourSeconds).toFixed(2)}`);
 console.log(`\ncommit cost (fsync + ledger, commits every 1 s vs one at the end): ${(commitCost * 100).toFixed(1)}% of pipeline time (medians of ${runs}: ${median(withCommits).toFixed(2)} s vs ${median(oneCommit).toFixed(2)} s)`);
 rmSync(join(data, "out-apply-3x"), { recursive: true, force: true });

@@ -7,16 +7,9 @@
 
 export type Backend = "vllm_api" | "openai" | "ollama_api" | "vllm_local" | "openai_compatible";
 
-/** Sampling parameters of a step. Unknown keys go to the server verbatim through `extra`. */
-export interface SamplingParams {
-  temperature?: number;
-  topP?: number;
-  maxTokens?: number;
-  stop?: string[];
-  seed?: number;
-  /** Extra body fields sent as-is (e.g. `{ top_k: 20, repetition_penalty: 1.1 }`). */
-  extra?: Record<string, unknown>;
-}
+import type { SamplingParams } from "../core/sampling.js";
+
+export type { SamplingParams };
 
 export interface EngineConfig {
   name: string;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ApplyPlan } from "../core/plan.js";
-import { failRow, fanOutRow, filterRow, type Row } from "./row.js";
+import { failRow, fanOutRow, filterRow, type Row, type RowFailure } from "./row.js";
 import type { NodeRuntime } from "./node-runtime.js";
 
 /**
@@ -83,26 +83,31 @@ function settle(plan: ApplyPlan, row: Row, value: unknown): Row[] {
       return [failRow(row, { node: id, type: "APPLY_FAILED", message: `fanOut apply returned ${typeof value}, expected an array`, attempts: 1 })];
     }
     if (value.length === 0) return [filterRow(row, id)];
-    const invalid = value.map((item) => validate(plan, item)).find((problem) => problem !== undefined);
-    if (invalid !== undefined) return [failRow(row, invalid)];
-    const children = fanOutRow(row, id, value);
+    const items: unknown[] = [];
+    for (const item of value) {
+      const checked = validate(plan, item);
+      if (!checked.ok) return [failRow(row, checked.failure)];
+      items.push(checked.value);
+    }
+    const children = fanOutRow(row, id, items);
     for (const child of children) child.records.push({ node: id, rowId: child.id, output: child.previous, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
     return children;
   }
-  const invalid = validate(plan, value);
-  if (invalid !== undefined) return [failRow(row, invalid)];
-  row.context[id] = value;
-  row.previous = value;
-  row.records.push({ node: id, rowId: row.id, output: value, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
+  const checked = validate(plan, value);
+  if (!checked.ok) return [failRow(row, checked.failure)];
+  row.context[id] = checked.value;
+  row.previous = checked.value;
+  row.records.push({ node: id, rowId: row.id, output: checked.value, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
   return [row];
 }
 
-function validate(plan: ApplyPlan, value: unknown): Row["failure"] {
+/** Checks an output against the node's `outputModel`; the value kept is zod's parsed output. */
+function validate(plan: ApplyPlan, value: unknown): { ok: true; value: unknown } | { ok: false; failure: RowFailure } {
   const model = plan.node.outputModel;
-  if (model === undefined) return undefined;
+  if (model === undefined) return { ok: true, value };
   const parsed = model.safeParse(value);
-  if (parsed.success) return undefined;
-  return { node: plan.id, type: "APPLY_FAILED", message: `apply output does not match its outputModel: ${z.prettifyError(parsed.error)}`, attempts: 1 };
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, failure: { node: plan.id, type: "APPLY_FAILED", message: `apply output does not match its outputModel: ${z.prettifyError(parsed.error)}`, attempts: 1 } };
 }
 
 function fail(row: Row, plan: ApplyPlan, error: unknown): Row {

@@ -8,10 +8,11 @@
  */
 import type { NodeRecord, Row } from "./row.js";
 
+/** A node's record: `row_id` then the output's fields (an untyped apply's own `row_id` becomes `_row_id`). */
 export function nodeLine(record: NodeRecord): string {
   const output = record.output;
   let line = `{"row_id":"${record.rowId}"`;
-  if (isPlainObject(output)) line += objectBody(JSON.stringify(output));
+  if (isPlainObject(output)) line += objectBody(JSON.stringify(Object.hasOwn(output, "row_id") ? { ...output, row_id: undefined, _row_id: output.row_id } : output));
   else line += `,"value":${JSON.stringify(output) ?? "null"}`;
   if (record.reasoning !== undefined) line += `,"_reasoning":${JSON.stringify(record.reasoning)}`;
   return `${line}}`;
@@ -29,7 +30,13 @@ export class FlattenedLines {
   line(leaf: Row): string {
     const root = leaf.root;
     let line = `{"row_id":"${leaf.id}"`;
-    line += root.raw === undefined ? objectBody(JSON.stringify(root.input)) : objectBody(root.raw.trim());
+    if (Object.hasOwn(root.input, "row_id")) {
+      // An input column named row_id must not shadow the row's identity: it is kept as chain_input.row_id.
+      const { row_id: inputRowId, ...rest } = root.input;
+      line += `${objectBody(JSON.stringify(rest))},"chain_input.row_id":${JSON.stringify(inputRowId) ?? "null"}`;
+    } else {
+      line += root.raw === undefined ? objectBody(JSON.stringify(root.input)) : objectBody(root.raw.trim());
+    }
     for (const id of this.nodeIds) {
       const output = leaf.context[id];
       if (output === undefined) continue;

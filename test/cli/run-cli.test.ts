@@ -154,3 +154,16 @@ describe("engine preflight", () => {
     }
   });
 });
+
+describe("row identity", () => {
+  it("keeps an input column named row_id apart from the row's identity", async () => {
+    const input = join(work, "ids.jsonl");
+    writeFileSync(input, `${JSON.stringify({ text: "Question number 1: hi", row_id: "theirs-1" })}\n${JSON.stringify({ text: "Question number 2: hi", row_id: 99 })}\n`);
+    const out = join(work, "out-ids");
+    const result = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet"], { env });
+    expect(result.code, result.stderr).toBe(0);
+    const flattened = readShards(out, "flattened");
+    expect(flattened.map((record) => String(record.row_id).split(".")[0]).sort()).toEqual(["0", "1"]);
+    expect(flattened.find((record) => String(record.row_id).startsWith("0."))).toMatchObject({ "chain_input.row_id": "theirs-1" });
+  });
+});

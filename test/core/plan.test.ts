@@ -83,6 +83,11 @@ describe("buildPlan", () => {
     expect(message).not.toContain("{{es.confidence}}");
   });
 
+  it("reserves row_id in output models", () => {
+    const chain = new Chain({ name: "ids", steps: [new Step({ id: "qa", outputModel: z.object({ row_id: z.string() }), engineName: "llama3", userPrompt: "x" })] });
+    expect(problemsOf(chain)).toContain("outputModel has a field `row_id`");
+  });
+
   it("rejects fan-out inside a branch and unknown elements", () => {
     const branch = new Branch({ name: "b", steps: [apply(() => [1, 2], { id: "split", fanOut: true })] }).join("b");
     const chain = new Chain({ name: "fan", steps: [[branch], "nonsense" as never] });

@@ -3,7 +3,7 @@
  * random moments, resumed until it completes, and its outputs must equal an uninterrupted run's,
  * every row exactly once, no torn line.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,7 +80,11 @@ describe("crash and resume", () => {
   it("stops cleanly on SIGINT with exit 130, and the resume completes", async () => {
     const out = join(work, "interrupted");
     const { child, done } = startCli(args(out).filter((arg) => arg !== "--quiet"), { env });
-    setTimeout(() => child.kill("SIGINT"), 1200);
+    // Interrupt once rows are being written (the signal handlers are in place by then).
+    const deadline = Date.now() + 20_000;
+    while (!existsSync(join(out, "qa", "000.jsonl")) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    child.kill("SIGINT");
     const stopped = await done;
     expect(stopped.code, stopped.stderr).toBe(130);
     expect(stopped.stdout).toContain("resume with: chainette-stream run");

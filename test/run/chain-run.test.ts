@@ -81,6 +81,14 @@ describe("chain.run", () => {
     for (const n of [0, 1, 2, 3, 4, 6, 8, 9]) expect(results.get(String(n))?.status).toBe("ok");
   });
 
+  it("keeps what an apply's outputModel parsed (coercions, defaults, stripped keys)", async () => {
+    const model = z.object({ n: z.coerce.number(), tag: z.string().default("none") });
+    const parse = apply((input: { raw: string }) => ({ n: input.raw, extra: true }), { id: "parse", outputModel: model });
+    const results = await collect(new Chain({ name: "parsed", steps: [parse] }), [{ raw: "41" }]);
+    expect(results.get("0")).toMatchObject({ status: "ok", output: { n: 41, tag: "none" } });
+    expect(results.get("0")?.status === "ok" && results.get("0")).not.toHaveProperty("output.extra");
+  });
+
   it("fails a row whose input does not match the inputModel, naming the field", async () => {
     const qa = new Step({ id: "qa", inputModel: Question, outputModel: Answer, engineName: "sim", userPrompt: "{{text}}" });
     const results = await collect(new Chain({ name: "typed", steps: [qa] }), [{ text: "fine" }, { text: 42 }]);
