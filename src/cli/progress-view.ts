@@ -86,7 +86,7 @@ export class ProgressView {
 
   private clear(): void {
     if (this.options.mode !== "tty" || this.drawnLines === 0) return;
-    this.stream.write(`\x1b[${this.drawnLines}A\x1b[0J`);
+    this.stream.write(`\r\x1b[${this.drawnLines}F\x1b[0J`);
     this.drawnLines = 0;
   }
 

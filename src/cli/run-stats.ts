@@ -38,6 +38,9 @@ export class RunStats {
         this.resumed = event.resumedRows;
         for (const node of event.nodes) this.node(node);
         break;
+      case "total":
+        this.total = event.total;
+        break;
       case "rows-read":
         this.read += event.count;
         break;

@@ -7,6 +7,8 @@ import type { EngineEvent } from "../engines/engine.js";
 export type RunEvent =
   | EngineEvent
   | { type: "run-start"; total: number | undefined; resumedRows: number; nodes: readonly string[] }
+  /** The input's row count became known after the start (a JSONL file counted in the background). */
+  | { type: "total"; total: number }
   | { type: "rows-read"; count: number }
   | { type: "node-start"; node: string }
   /** `started` is true when a `node-start` preceded it (a step that sent a request). */

@@ -11,6 +11,7 @@ import { buildPlan, type ChainPlan } from "../core/plan.js";
 import { checkServedModel } from "../engines/check-served-model.js";
 import type { EngineConfig } from "../engines/engine.js";
 import { ChainetteError } from "../errors.js";
+import { countLines } from "../io/count-lines.js";
 import { openSource } from "../io/open-source.js";
 import type { OpenSourceOptions } from "../io/source.js";
 import { Ledger } from "../ledger/ledger.js";
@@ -112,6 +113,13 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     const done = ledger.done();
     const total = await source.totalRows();
     options.events.emit({ type: "run-start", total, resumedRows: done.count(), nodes: plan.nodes.map((node) => node.id) });
+    if (total === undefined && source.format === "jsonl" && options.input !== "-") {
+      const limit = options.source?.limit;
+      countLines(options.input, control.signal).then(
+        (lines) => options.events.emit({ type: "total", total: limit === undefined ? lines : Math.min(lines, limit) }),
+        () => undefined, // only an estimate for the live view
+      );
+    }
     options.events.on((event) => {
       if (event.type === "commit") sessionRows += event.rows;
     });
