@@ -9,7 +9,7 @@ import { ChainetteError } from "../errors.js";
 import type { ApplyNode } from "./apply.js";
 import type { Branch } from "./branch.js";
 import type { Chain, ChainElement } from "./chain.js";
-import { checkPath, toJsonSchema, type JsonSchema } from "./json-schema.js";
+import { checkPath, propertyNames, toJsonSchema, type JsonSchema } from "./json-schema.js";
 import { compilePrompt, type CompiledPrompt } from "./prompt.js";
 import { ID_PATTERN, RESERVED_IDS } from "./row-context.js";
 import type { Step } from "./step.js";
@@ -117,7 +117,7 @@ export function buildPlan(chain: Chain, options: PlanOptions = {}): ChainPlan {
         problems.push(`${label}: inputModel expects ${mismatch}, but ${state.upstreamName} does not provide it`);
       }
     }
-    if (outputSchema.properties && "row_id" in (outputSchema.properties as object)) problems.push(`${label}: outputModel has a field \`row_id\`, which every record uses for the row's identity; rename it`);
+    if (propertyNames(outputSchema).includes("row_id")) problems.push(`${label}: outputModel has a field \`row_id\`, which every record uses for the row's identity; rename it`);
     const systemPrompt = step.systemPrompt === undefined ? undefined : compilePrompt(step.systemPrompt);
     const userPrompt = compilePrompt(step.userPrompt);
     checkPrompt(systemPrompt, `${label} systemPrompt`, state);
@@ -137,7 +137,7 @@ export function buildPlan(chain: Chain, options: PlanOptions = {}): ChainPlan {
     if (typeof node.fn !== "function") problems.push(`${label}: expected a function, got ${typeof node.fn}`);
     if (node.fanOut && branch !== undefined) problems.push(`${label}: fanOut is not allowed inside branch \`${branch}\` (a join needs one row per branch)`);
     const outputSchema = node.outputModel ? toJsonSchema(node.outputModel) : undefined;
-    if (outputSchema?.properties && "row_id" in (outputSchema.properties as object)) problems.push(`${label}: outputModel has a field \`row_id\`, which every record uses for the row's identity; rename it`);
+    if (propertyNames(outputSchema).includes("row_id")) problems.push(`${label}: outputModel has a field \`row_id\`, which every record uses for the row's identity; rename it`);
     const fingerprint = hash({ kind: "apply", id: node.id, fn: String(node.fn), fanOut: node.fanOut, output: outputSchema ?? null });
     nodes.push({ kind: "apply", id: node.id, name: node.name, branch, node, outputSchema, fingerprint });
     return advance(state, node.id, outputSchema, label);
