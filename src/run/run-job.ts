@@ -81,6 +81,13 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
 
   prepareOutDir(options.outDir, plan, options.fresh ?? false);
   const ledger = Ledger.open(join(options.outDir, "ledger.sqlite"));
+  try {
+    // A refused resume leaves the OUTDIR exactly as it was: no session, no summary rewritten.
+    checkIdentity(ledger, identity);
+  } catch (error) {
+    ledger.close();
+    throw error;
+  }
   const control = options.control ?? new RunControl();
   let status: RunStatus = "failed";
   let failure: unknown;
@@ -90,12 +97,11 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const maxLinesPerFile = options.maxLinesPerFile ?? 10_000;
   const session = ledger.startSession();
   try {
-    checkIdentity(ledger, identity);
     const dirs = [...plan.nodes.map((node) => node.id), "flattened", "errors"];
     recoverShards(options.outDir, dirs, ledger.shards(), format);
     if (options.retryErrors) {
       if (format !== "jsonl") throw new ChainetteError("USAGE", "--retry-errors works on --format jsonl runs only (sealed Parquet shards cannot be edited in place yet)");
-      forgetFailedRows(options.outDir, ledger, options.maxLinesPerFile ?? 10_000);
+      forgetFailedRows(options.outDir, ledger, maxLinesPerFile);
     }
     const parquet = format === "parquet" ? new ParquetSealer(options.outDir, ledger, shardColumnsOf(plan)) : undefined;
     // Shards an earlier session committed whole but did not seal (a crash, or rows since): seal them now.
