@@ -1,18 +1,17 @@
 /**
  * The raw Node baseline writing what chainette-stream writes for the apply-only chain: the node's
- * records and the flattened records (input columns + outputs), two files, joined writes per chunk.
+ * records and the flattened records (input columns + outputs), two files, one synchronous write per file per 256 rows.
  * No identity, no ledger, no fsync.
  *   node --import tsx bench/baselines/raw-jsonl-same-output.ts INPUT OUTDIR
  */
-import { createReadStream, createWriteStream, mkdirSync } from "node:fs";
-import { once } from "node:events";
+import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import split2 from "split2";
 
 const [input, outDir] = process.argv.slice(2) as [string, string];
 mkdirSync(outDir, { recursive: true });
-const nodeOut = createWriteStream(join(outDir, "features.jsonl"));
-const flatOut = createWriteStream(join(outDir, "flattened.jsonl"));
+const nodeOut = openSync(join(outDir, "features.jsonl"), "w");
+const flatOut = openSync(join(outDir, "flattened.jsonl"), "w");
 let nodeBuffer = "";
 let flatBuffer = "";
 let index = 0;
@@ -26,13 +25,13 @@ for await (const line of createReadStream(input).pipe(split2())) {
   for (const [key, value] of Object.entries(output)) flat[`features.${key}`] = value;
   flatBuffer += JSON.stringify(flat) + "\n";
   if (index % 256 === 0) {
-    const drained = [nodeOut.write(nodeBuffer), flatOut.write(flatBuffer)];
+    writeSync(nodeOut, nodeBuffer);
+    writeSync(flatOut, flatBuffer);
     nodeBuffer = "";
     flatBuffer = "";
-    if (!drained[0]) await once(nodeOut, "drain");
-    if (!drained[1]) await once(flatOut, "drain");
   }
 }
-nodeOut.end(nodeBuffer);
-flatOut.end(flatBuffer);
-await Promise.all([once(nodeOut, "finish"), once(flatOut, "finish")]);
+writeSync(nodeOut, nodeBuffer);
+writeSync(flatOut, flatBuffer);
+closeSync(nodeOut);
+closeSync(flatOut);

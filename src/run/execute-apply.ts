@@ -93,11 +93,15 @@ function settle(plan: ApplyPlan, row: Row, value: unknown): Row[] {
     for (const child of children) child.records.push({ node: id, rowId: child.id, output: child.previous, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
     return children;
   }
-  const checked = validate(plan, value);
-  if (!checked.ok) return [failRow(row, checked.failure)];
-  row.context[id] = checked.value;
-  row.previous = checked.value;
-  row.records.push({ node: id, rowId: row.id, output: checked.value, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
+  let output: unknown = value;
+  if (plan.node.outputModel !== undefined) {
+    const checked = validate(plan, value);
+    if (!checked.ok) return [failRow(row, checked.failure)];
+    output = checked.value;
+  }
+  row.context[id] = output;
+  row.previous = output;
+  row.records.push({ node: id, rowId: row.id, output, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
   return [row];
 }
 
