@@ -1,5 +1,5 @@
 /**
- * `npm run demo`: starts the bundled simulator (Llama-3.1-8B-on-H100 timings, 10x faster) on a free
+ * `npm run demo`: starts the bundled simulator (Llama-3.1-8B-on-H100 timings, real time) on a free
  * port, runs `examples/qa` over `fixtures/questions.jsonl` with the real CLI, and says where the
  * output is. No GPU, no network.
  */
@@ -10,7 +10,7 @@ import { startSimulator } from "../sim/index.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const model = "meta-llama/Llama-3.1-8B-Instruct";
-const simulator = await startSimulator({ port: 0, model, timeScale: 10 });
+const simulator = await startSimulator({ port: 0, model, timeScale: 1 });
 const outDir = join(root, "out", "demo");
 process.stderr.write(`simulator (vLLM-compatible, ${model}) at ${simulator.url}\n`);
 
