@@ -5,30 +5,19 @@
  *   npm run build && node --import tsx bench/llm-throughput.ts [rows] [serviceMs] [maxNumSeqs]
  */
 import { spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
+import { benchData, questionInput } from "./bench-data.js";
 import { measure, table } from "./measure.js";
 
 const root = join(import.meta.dirname, "..");
-const data = join(root, ".bench-data");
+const data = benchData;
 const rows = Number(process.argv[2] ?? 50_000);
 const serviceMs = Number(process.argv[3] ?? 200);
 const maxNumSeqs = Number(process.argv[4] ?? 256);
 const concurrency = Math.round(maxNumSeqs * 1.25);
 const capacity = (maxNumSeqs / serviceMs) * 1000;
-
-async function generate(): Promise<string> {
-  const path = join(data, `questions-${rows}.jsonl`);
-  if (existsSync(path)) return path;
-  mkdirSync(data, { recursive: true });
-  const out = createWriteStream(path);
-  for (let i = 0; i < rows; i++) if (!out.write(`${JSON.stringify({ text: `Question ${i}: what is ${i} squared?` })}\n`)) await once(out, "drain");
-  out.end();
-  await once(out, "finish");
-  return path;
-}
 
 async function withSimulator<T>(run: (url: string) => T): Promise<T> {
   const options = { port: 0, model: "bench-model", maxNumSeqs, timeScale: 1, ttftOverheadMs: serviceMs, prefillMsPerToken: 0, interTokenLatencyMs: 0, interTokenLatencyPerRunningMs: 0 };
@@ -42,7 +31,7 @@ async function withSimulator<T>(run: (url: string) => T): Promise<T> {
   }
 }
 
-const input = await generate();
+const input = await questionInput(rows);
 const ours = await withSimulator((url) =>
   measure(process.execPath, [join(root, "dist/cli/main.js"), "run", join(root, "bench/chains/one-step.ts"), "-i", input, "-o", join(data, "out-llm"), "--quiet", "--fresh", "--concurrency", String(concurrency)], { BENCH_URL: url }),
 );

@@ -4,30 +4,22 @@
  * peak RSS at 1M and 3M rows; and the commit cost (fsync + ledger) as a fraction of pipeline time.
  *   npm run build && node --import tsx bench/pipeline-apply.ts [rows]
  */
-import { createWriteStream, existsSync, mkdirSync, rmSync } from "node:fs";
-import { once } from "node:events";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { benchData, generateLines } from "./bench-data.js";
 import { measure, table } from "./measure.js";
 
 const root = join(import.meta.dirname, "..");
-const data = join(root, ".bench-data");
+const data = benchData;
 const rows = Number(process.argv[2] ?? 1_000_000);
 const node = process.execPath;
 
-async function generate(count: number): Promise<string> {
-  const path = join(data, `apply-${count}.jsonl`);
-  if (existsSync(path)) return path;
-  mkdirSync(data, { recursive: true });
-  const out = createWriteStream(path);
-  const words = ["stream", "batch", "token", "shard", "ledger", "commit", "vector", "engine", "schema", "resume"];
-  for (let i = 0; i < count; i++) {
+const words = ["stream", "batch", "token", "shard", "ledger", "commit", "vector", "engine", "schema", "resume"];
+function generate(count: number): Promise<string> {
+  return generateLines(`apply-${count}.jsonl`, count, (i) => {
     const text = Array.from({ length: 24 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(" ");
-    const line = `${JSON.stringify({ id: i, text, tags: ["a", `t${i % 17}`, `u${i % 5}`], score: (i % 1000) / 1000, source: "bench" })}\n`;
-    if (!out.write(line)) await once(out, "drain");
-  }
-  out.end();
-  await once(out, "finish");
-  return path;
+    return JSON.stringify({ id: i, text, tags: ["a", `t${i % 17}`, `u${i % 5}`], score: (i % 1000) / 1000, source: "bench" });
+  });
 }
 
 const cli = (input: string, out: string): [string, string[]] => [node, [join(root, "dist/cli/main.js"), "run", join(root, "bench/chains/apply-only.ts"), "-i", input, "-o", out, "--quiet", "--fresh", "--max-lines-per-file", "100000"]];

@@ -5,29 +5,19 @@
  *   npm run build && node --import tsx bench/resume-restart.ts [rows] [killAtFraction]
  */
 import { spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
+import { benchData, questionInput } from "./bench-data.js";
 import { startSimulator } from "../src/sim/index.js";
 
 const root = join(import.meta.dirname, "..");
-const data = join(root, ".bench-data");
+const data = benchData;
 const rows = Number(process.argv[2] ?? 1_000_000);
 const killAt = Math.floor(rows * Number(process.argv[3] ?? 0.9));
 
-async function generate(): Promise<string> {
-  const path = join(data, `questions-${rows}.jsonl`);
-  if (existsSync(path)) return path;
-  mkdirSync(data, { recursive: true });
-  const out = createWriteStream(path);
-  for (let i = 0; i < rows; i++) if (!out.write(`${JSON.stringify({ text: `Question ${i}: what is ${i} squared?` })}\n`)) await once(out, "drain");
-  out.end();
-  await once(out, "finish");
-  return path;
-}
-
-const input = await generate();
+const input = await questionInput(rows);
 const simulator = await startSimulator({ port: 0, model: "bench-model", profile: "instant" });
 const chatRequests = (): number => simulator.stats().requests["/v1/chat/completions"] ?? 0;
 const outDir = join(data, "out-restart");
