@@ -8,7 +8,12 @@ export interface ApplyOptions {
   name?: string;
   /** Each returned array element becomes a child row (`row_id` "12.0", "12.1", ...). @default false */
   fanOut?: boolean;
-  /** Validates (and documents, for template checks) what the function returns. */
+  /**
+   * Validates what reaches the function (the previous output, or the chain input when the apply
+   * comes first); a row that does not match is an error record naming the field.
+   */
+  inputModel?: z.ZodType;
+  /** Validates (and documents, for template checks) what the function returns; its parsed output is kept. */
   outputModel?: z.ZodType;
   /** Rows in flight at once when the function is async. @default 64 */
   concurrency?: number;
@@ -29,6 +34,7 @@ export interface ApplyNode {
   readonly name: string;
   readonly fn: ApplyFunction<never>;
   readonly fanOut: boolean;
+  readonly inputModel: z.ZodType | undefined;
   readonly outputModel: z.ZodType | undefined;
   readonly concurrency: number;
 }
@@ -43,6 +49,7 @@ export function apply<Input = never, Output = unknown>(
     name: options.name ?? options.id,
     fn,
     fanOut: options.fanOut ?? false,
+    inputModel: options.inputModel,
     outputModel: options.outputModel,
     concurrency: options.concurrency ?? 64,
   };

@@ -57,7 +57,7 @@ export interface ChainPlan {
   readonly elements: readonly ElementPlan[];
   /** Every node, in the order a row meets them (branches in declaration order). */
   readonly nodes: readonly NodePlan[];
-  /** Models the chain input must satisfy (the first steps' inputModels). */
+  /** Models the chain input must satisfy (the first nodes' inputModels). */
   readonly inputModels: readonly z.ZodType[];
   readonly inputSchema: JsonSchema | undefined;
   readonly fingerprint: string;
@@ -136,9 +136,15 @@ export function buildPlan(chain: Chain, options: PlanOptions = {}): ChainPlan {
     claimId(node.id, label);
     if (typeof node.fn !== "function") problems.push(`${label}: expected a function, got ${typeof node.fn}`);
     if (node.fanOut && branch !== undefined) problems.push(`${label}: fanOut is not allowed inside branch \`${branch}\` (a join needs one row per branch)`);
+    const inputSchema = node.inputModel ? toJsonSchema(node.inputModel) : undefined;
+    if (inputSchema) {
+      for (const mismatch of checkInputCompatible(inputSchema, state.upstream)) {
+        problems.push(`${label}: inputModel expects ${mismatch}, but ${state.upstreamName} does not provide it`);
+      }
+    }
     const outputSchema = node.outputModel ? toJsonSchema(node.outputModel) : undefined;
     if (propertyNames(outputSchema).includes("row_id")) problems.push(`${label}: outputModel has a field \`row_id\`, which every record uses for the row's identity; rename it`);
-    const fingerprint = hash({ kind: "apply", id: node.id, fn: String(node.fn), fanOut: node.fanOut, output: outputSchema ?? null });
+    const fingerprint = hash({ kind: "apply", id: node.id, fn: String(node.fn), fanOut: node.fanOut, input: inputSchema ?? null, output: outputSchema ?? null });
     nodes.push({ kind: "apply", id: node.id, name: node.name, branch, node, outputSchema, fingerprint });
     return advance(state, node.id, outputSchema, label);
   };
@@ -209,12 +215,12 @@ function contextAsSchema(context: Map<string, JsonSchema | undefined>, input: Js
   return { type: "object", properties, additionalProperties: input === undefined };
 }
 
-/** The inputModels a chain input meets first: the first step of the chain and of each first branch. */
+/** The inputModels a chain input meets first: the first node of the chain and of each first branch. */
 function collectInputModels(elements: readonly ChainElement[]): z.ZodType[] {
   const first = elements[0];
   if (first === undefined) return [];
   if (Array.isArray(first)) return first.flatMap((branch: Branch) => collectInputModels(branch?.steps ?? []));
-  return isStep(first) && first.inputModel ? [first.inputModel] : [];
+  return (isStep(first) || isApply(first)) && first.inputModel ? [first.inputModel] : [];
 }
 
 function shapeOf(plans: readonly ElementPlan[]): unknown {

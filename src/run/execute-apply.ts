@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { ApplyPlan } from "../core/plan.js";
 import { failRow, fanOutRow, filterRow, type Row, type RowFailure } from "./row.js";
+import { checkInput } from "./check-input.js";
 import type { NodeRuntime } from "./node-runtime.js";
 
 /**
@@ -60,6 +61,8 @@ export async function executeApplyBatch(plan: ApplyPlan, rows: readonly Row[], r
 
 /** Calls the function on one row; no clock, no events. */
 function applyOne(plan: ApplyPlan, row: Row): Row[] | Promise<Row[]> {
+  const inputProblem = checkInput(plan.node.inputModel, row.previous, plan.id, "apply");
+  if (inputProblem !== undefined) return [failRow(row, inputProblem)];
   let result: unknown;
   try {
     result = plan.node.fn(row.previous as never, row.context);

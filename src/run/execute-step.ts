@@ -3,6 +3,7 @@ import type { StepPlan } from "../core/plan.js";
 import { TemplateValueError } from "../core/template.js";
 import type { ChatMessage, Engine, GenerateResult } from "../engines/engine.js";
 import { ChainetteError, isChainetteError } from "../errors.js";
+import { checkInput } from "./check-input.js";
 import type { NodeRuntime } from "./node-runtime.js";
 import { failRow, type Row, type RowFailure } from "./row.js";
 
@@ -17,7 +18,7 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
   const engine = runtime.engines.get(plan.engineName);
   if (engine === undefined) throw new ChainetteError("ENGINE_CONFIG", `engine \`${plan.engineName}\` of step \`${plan.id}\` was not created`);
 
-  const inputProblem = checkInput(plan, row.previous);
+  const inputProblem = checkInput(plan.step.inputModel, row.previous, plan.id, "step");
   if (inputProblem !== undefined) return [end(plan, failRow(row, inputProblem), runtime)];
 
   let messages: ChatMessage[];
@@ -108,15 +109,6 @@ function checkReply(plan: StepPlan, result: GenerateResult): { ok: true; value: 
   }
   const parsed = plan.step.outputModel.safeParse(json);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: z.prettifyError(parsed.error).replaceAll("\n", "; ") };
-}
-
-function checkInput(plan: StepPlan, input: unknown): RowFailure | undefined {
-  const model = plan.step.inputModel;
-  if (model === undefined) return undefined;
-  const parsed = model.safeParse(input);
-  if (parsed.success) return undefined;
-  const fields = parsed.error.issues.map((issue) => `field \`${issue.path.join(".") || "(root)"}\`: ${issue.message}`);
-  return { node: plan.id, type: "INPUT_ROW", message: `input does not match the inputModel of step \`${plan.id}\`: ${fields.join("; ")}`, attempts: 0 };
 }
 
 function end(plan: StepPlan, row: Row, runtime: NodeRuntime): Row {

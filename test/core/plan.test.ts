@@ -96,6 +96,14 @@ describe("buildPlan", () => {
     expect(message).toContain("expected a Step, an apply node or an array of Branches, got string");
   });
 
+  it("types the chain input from a first apply's inputModel", () => {
+    const first = apply((row: { text: string }) => row, { id: "prep", inputModel: Question });
+    const plan = buildPlan(new Chain({ name: "typed", steps: [first, step("qa", "{{text}}")] }), { engineNames: engines });
+    expect(plan.inputSchema).toMatchObject({ properties: { text: { type: "string" } } });
+    const wrong = new Chain({ name: "typo", steps: [first, step("qa", "{{txt}}")] });
+    expect(problemsOf(wrong)).toContain("{{txt}}");
+  });
+
   it("cannot check paths under an untyped apply, so it allows them", () => {
     const chain = new Chain({ name: "untyped", steps: [apply((row: object) => ({ ...row, n: 1 }), { id: "prep" }), step("qa", "{{prep.anything}} {{whatever}}")] });
     expect(() => buildPlan(chain, { engineNames: engines })).not.toThrow();

@@ -89,6 +89,17 @@ describe("chain.run", () => {
     expect(results.get("0")?.status === "ok" && results.get("0")).not.toHaveProperty("output.extra");
   });
 
+  it("validates an apply's inputModel, so a chain of applies can declare its input", async () => {
+    const Numbers = z.object({ n: z.number().int() });
+    const double = apply((input: z.infer<typeof Numbers>) => ({ doubled: input.n * 2 }), { id: "double", inputModel: Numbers });
+    const chain = new Chain({ name: "typed-apply", steps: [double] });
+    const results = await collect(chain, [{ n: 2 }, { n: "two" }, { n: 1.5 }]);
+    expect(results.get("0")).toMatchObject({ status: "ok", output: { doubled: 4 } });
+    expect(results.get("1")).toMatchObject({ status: "failed", node: "double", error: { type: "INPUT_ROW" } });
+    const bad = results.get("2");
+    expect(bad?.status === "failed" && bad.error.message).toContain("field `n`");
+  });
+
   it("fails a row whose input does not match the inputModel, naming the field", async () => {
     const qa = new Step({ id: "qa", inputModel: Question, outputModel: Answer, engineName: "sim", userPrompt: "{{text}}" });
     const results = await collect(new Chain({ name: "typed", steps: [qa] }), [{ text: "fine" }, { text: 42 }]);
