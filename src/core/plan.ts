@@ -87,7 +87,7 @@ export function buildPlan(chain: Chain, options: PlanOptions = {}): ChainPlan {
 
   const claimId = (id: string, what: string): void => {
     if (!ID_PATTERN.test(id)) problems.push(`${what}: id \`${id}\` must match ${ID_PATTERN.source} (it names a folder and a template key)`);
-    else if (RESERVED_IDS.has(id)) problems.push(`${what}: id \`${id}\` is reserved`);
+    else if (RESERVED_IDS.has(id)) problems.push(`${what}: id \`${id}\` is reserved (it names a file or folder of OUTDIR, or a template key); pick another`);
     else if (seenIds.has(id)) problems.push(`${what}: id \`${id}\` is used twice`);
     seenIds.add(id);
   };
