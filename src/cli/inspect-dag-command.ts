@@ -15,24 +15,28 @@ export async function inspectDagCommand(argv: string[]): Promise<number> {
   const yaml = values.engines === undefined ? [] : await loadEnginesYaml(values.engines);
   const engines = resolveEngineConfigs({ yaml, endpointOverrides: values.endpoint ?? [] });
   const plan = buildPlan(chain, { engineNames: new Set(engines.map((engine) => engine.name)) });
-  const lines = [`${plan.name}  (fingerprint ${plan.fingerprint})`, `└─ input${plan.inputSchema ? `: ${Object.keys(plan.inputSchema.properties ?? {}).join(", ")}` : " (untyped)"}`];
+  const lines = [`${plan.name}  (fingerprint ${plan.fingerprint})`, `input${plan.inputSchema ? `: ${Object.keys(plan.inputSchema.properties ?? {}).join(", ")}` : " (untyped)"}`];
   const walk = (elements: readonly ElementPlan[], indent: string): void => {
-    for (const element of elements) {
+    elements.forEach((element, position) => {
+      const last = position === elements.length - 1;
+      const branchIndent = `${indent}${last ? "   " : "│  "}`;
+      const head = `${indent}${last ? "└─ " : "├─ "}`;
       if (element.kind === "group") {
-        lines.push(`${indent}├─ parallel`);
-        for (const branch of element.branches) {
-          lines.push(`${indent}│  ├─ branch ${branch.name}${branch.alias ? ` → joins as {{${branch.alias}.…}}` : " (side branch)"}`);
-          walk(branch.elements, `${indent}│  │  `);
-        }
+        lines.push(`${head}parallel`);
+        element.branches.forEach((branch, index) => {
+          const lastBranch = index === element.branches.length - 1;
+          lines.push(`${branchIndent}${lastBranch ? "└─ " : "├─ "}branch ${branch.name}${branch.alias ? ` → joins as {{${branch.alias}.…}}` : " (side branch)"}`);
+          walk(branch.elements, `${branchIndent}${lastBranch ? "   " : "│  "}`);
+        });
       } else if (element.kind === "step") {
         const model = engines.find((engine) => engine.name === element.engineName)?.model ?? "?";
-        lines.push(`${indent}├─ step ${element.id} [${element.engineName}: ${model}] → ${Object.keys(element.outputSchema?.properties ?? {}).join(", ")}`);
+        lines.push(`${head}step ${element.id} [${element.engineName}: ${model}] → ${Object.keys(element.outputSchema?.properties ?? {}).join(", ")}`);
       } else {
-        lines.push(`${indent}├─ apply ${element.id}${element.node.fanOut ? " (fan-out)" : ""}`);
+        lines.push(`${head}apply ${element.id}${element.node.fanOut ? " (fan-out)" : ""}`);
       }
-    }
+    });
   };
-  walk(plan.elements, "   ");
+  walk(plan.elements, "");
   lines.push(`valid: ${plan.nodes.length} node(s), every template path and engine checked`);
   process.stdout.write(`${lines.join("\n")}\n`);
   return EXIT.ok;
