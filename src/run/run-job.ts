@@ -155,7 +155,9 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     status = control.stopRequested ? "stopped" : "complete";
   } catch (error) {
     failure = error;
-    status = control.stopRequested && !(error instanceof ChainetteError) ? "stopped" : "failed";
+    // Requests cancelled by a stop (a second Ctrl-C, the grace running out) are a stop, not a failure.
+    const cancelled = !(error instanceof ChainetteError) || error.code === "ABORTED";
+    status = control.stopRequested && cancelled ? "stopped" : "failed";
   } finally {
     control.dispose();
     if (engines) await closeEngines(engines);

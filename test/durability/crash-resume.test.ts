@@ -3,7 +3,7 @@
  * random moments, resumed until it completes, and its outputs must equal an uninterrupted run's,
  * every row exactly once, no torn line.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,5 +98,34 @@ describe("crash and resume", () => {
     const all = checkExactlyOnce(out, nodes);
     const filtered = Array.from({ length: rows }, (_, i) => i).filter((i) => `Question number ${i}:`.includes("7:")).length;
     expect(all.rootIds.size + filtered).toBe(rows);
+  }, 60_000);
+});
+
+describe("a second Ctrl-C", () => {
+  it("abandons the rows in flight, still commits what finished, exits 130, and the resume completes", async () => {
+    const slow = await startSimulator({ port: 0, model: "sim-model", timeScale: 0.5 });
+    try {
+      const out = join(work, "abandoned");
+      const slowEnv = { SIM_URL: slow.url };
+      const { child, done } = startCli(args(out).filter((arg) => arg !== "--quiet"), { env: slowEnv });
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(join(out, "qa", "000.jsonl")) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      child.kill("SIGINT");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      child.kill("SIGINT");
+      const stopped = await done;
+      expect(stopped.code, stopped.stderr).toBe(130);
+      expect(stopped.stdout).toContain("stopped");
+      const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { status: string };
+      expect(summary.status).toBe("stopped");
+      checkExactlyOnce(out, nodes);
+      const resumed = await runCli(args(out), { env });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const all = checkExactlyOnce(out, nodes);
+      const filtered = Array.from({ length: rows }, (_, i) => i).filter((i) => `Question number ${i}:`.includes("7:")).length;
+      expect(all.rootIds.size + filtered).toBe(rows);
+    } finally {
+      await slow.close();
+    }
   }, 60_000);
 });
