@@ -88,6 +88,11 @@ describe("chainette-stream run", () => {
     expect(changed.code).toBe(2);
     expect(changed.stderr).toContain("node `qa` changed");
     expect(changed.stderr).toContain("--fresh");
+    writeFileSync(input, questionLines(21));
+    const grown = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet"], { env });
+    expect(grown.code).toBe(2);
+    expect(grown.stderr).toContain(`the input ${input} changed`);
+    writeFileSync(input, questionLines(20));
     const fresh = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet", "--fresh"], { env: { ...env, QA_PROMPT: "Q: {{text}}" } });
     expect(fresh.code).toBe(0);
     expect(readShards(out, "qa")).toHaveLength(20);
