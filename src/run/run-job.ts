@@ -92,6 +92,7 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   let status: RunStatus = "failed";
   let failure: unknown;
   let sessionRows = 0;
+  let sourceExhausted = false;
   let engines: Awaited<ReturnType<typeof createPlanEngines>> | undefined;
   let sink: CommitSink | undefined;
   const maxLinesPerFile = options.maxLinesPerFile ?? 10_000;
@@ -147,12 +148,14 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
       batchSize: options.batchSize ?? 256,
       stopRequested: () => control.stopRequested,
       emit: options.events.emit,
+      onExhausted: () => (sourceExhausted = true),
       signal: control.signal,
     });
     const stages = buildStages(plan, runtime, { concurrency: options.concurrency ?? 256 });
     const consumer = sink;
     await pipeline(connectStages(rows, stages), (leaves: AsyncIterable<import("./row.js").Row[]>) => consumer.consume(leaves));
-    status = control.stopRequested ? "stopped" : "complete";
+    // A stop asked after the last row was read, whose rows all finished, completed the run.
+    status = control.stopRequested && !sourceExhausted ? "stopped" : "complete";
   } catch (error) {
     failure = error;
     // Requests cancelled by a stop (a second Ctrl-C, the grace running out) are a stop, not a failure.

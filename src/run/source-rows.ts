@@ -15,6 +15,8 @@ export interface SourceRowsOptions {
   /** Checked between batches: once it returns true, no more rows are read. */
   stopRequested: () => boolean;
   emit: (event: RunEvent) => void;
+  /** Called once the source has yielded its last row (not when a stop ended the reading). */
+  onExhausted?: () => void;
   signal?: AbortSignal;
 }
 
@@ -34,4 +36,5 @@ export async function* sourceRows(source: Source, options: SourceRowsOptions): A
       yield rows;
     }
   }
+  options.onExhausted?.();
 }
