@@ -10,14 +10,13 @@ const Shifted = z.object({ value: z.number().int() });
 const Combined = z.object({ n: z.number().int(), sum: z.number().int(), product: z.number().int(), spread: z.number().int() });
 const Neighbour = z.object({ n: z.number().int(), neighbour: z.number().int(), offset: z.number().int() });
 
-/** An input row. Only steps take an inputModel; here the apply outputModels catch a malformed row. */
-interface NumberRow {
-  n: number;
-}
+/** An input row: the first applies validate it, so a malformed row becomes an error record naming the field. */
+const NumberRow = z.object({ n: z.number().int() });
+type NumberRow = z.infer<typeof NumberRow>;
 type Combined = z.infer<typeof Combined>;
 
-const increment = apply((row: NumberRow) => ({ value: row.n + 1 }), { id: "increment", outputModel: Shifted });
-const decrement = apply((row: NumberRow) => ({ value: row.n - 1 }), { id: "decrement", outputModel: Shifted });
+const increment = apply((row: NumberRow) => ({ value: row.n + 1 }), { id: "increment", inputModel: NumberRow, outputModel: Shifted });
+const decrement = apply((row: NumberRow) => ({ value: row.n - 1 }), { id: "decrement", inputModel: NumberRow, outputModel: Shifted });
 
 /** Reads both joined branches from the context: `inc` and `dec` are the join aliases. */
 const combine = apply(
