@@ -5,7 +5,9 @@ import { runSimCommand } from "../sim/command.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { inspectCommand } from "./inspect-command.js";
 import { inspectDagCommand } from "./inspect-dag-command.js";
+import { killCommand } from "./kill-command.js";
 import { runCommand } from "./run-command.js";
+import { warmupCommand } from "./warmup-command.js";
 
 const HELP = `Usage: chainette-stream <command> [options]
 
@@ -14,7 +16,8 @@ Commands:
   inspect OUTDIR                               what a run did, live or finished
   inspect-dag CHAIN_FILE[:EXPORT]              the DAG and its validation, no requests
   sim [--port N]                               the bundled vLLM-compatible simulator
-  warmup / kill                                vllm_local engine lifecycle (not available yet)
+  warmup -f ENGINES.yml [-e NAME ...]          start vllm_local engines, wait until healthy
+  kill (--all | -e NAME ...)                   stop engines that warmup or a run started
 
 Run \`chainette-stream <command> --help\` for a command's options.
 `;
@@ -31,9 +34,9 @@ async function main(argv: string[]): Promise<number> {
     case "sim":
       return runSimCommand(rest);
     case "warmup":
+      return warmupCommand(rest);
     case "kill":
-      process.stderr.write(`chainette-stream ${command}: vllm_local engines are not supported yet; start \`vllm serve\` yourself and use backend vllm_api\n`);
-      return EXIT.usage;
+      return killCommand(rest);
     case undefined:
     case "help":
     case "--help":

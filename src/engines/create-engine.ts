@@ -1,13 +1,15 @@
 /**
  * `createEngine(config, options)`: the one place that turns a resolved `EngineConfig` into a live
  * `Engine`. Fills backend defaults (endpoints, key variable), reads the API key from the
- * environment, and refuses what it cannot run yet (`vllm_local`).
+ * environment. A `vllm_local` engine is a `LocalVllmEngine`: it finds a warmed `vllm serve` or
+ * starts one, then talks to it as a `vllm_api` engine.
  */
 import { ChainetteError } from "../errors.js";
 import type { ChatProtocol } from "./chat-protocol.js";
 import type { Engine, EngineConfig, EngineEvent } from "./engine.js";
 import { checkEngineDeclaration, engineLabel } from "./engine-declaration.js";
 import { HttpEngine } from "./http-engine.js";
+import { LocalVllmEngine } from "./local-vllm-engine.js";
 import { createOllamaChatProtocol } from "./ollama-chat-protocol.js";
 import { createOpenAiChatProtocol } from "./openai-chat-protocol.js";
 import { defaultRetryOptions, type RetryOptions } from "./retry-policy.js";
@@ -39,7 +41,7 @@ export const defaultEndpoints: Partial<Record<EngineConfig["backend"], string>> 
 };
 
 /** Fields that only a vllm_local engine (a `vllm serve` chainette-stream starts) can honour. */
-const localOnlyFields = ["dtype", "gpuMemoryUtilization", "enableReasoning", "devices", "lazy"] as const;
+const localOnlyFields = ["dtype", "gpuMemoryUtilization", "enableReasoning", "devices", "lazy", "reasoningParser", "startupTimeoutMs"] as const;
 
 export function createEngine(config: EngineConfig, options: CreateEngineOptions = {}): Engine {
   const check = checkEngineDeclaration(config, "module");
@@ -48,12 +50,14 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
   }
   const { name, backend } = config;
   if (backend === "vllm_local") {
-    throw new ChainetteError(
-      "ENGINE_CONFIG",
-      `Engine \`${name}\` uses backend vllm_local: vllm_local engines are started by \`chainette-stream warmup\`, ` +
-        "which is not implemented yet. Start `vllm serve` yourself and declare the engine with backend vllm_api " +
-        "and its endpoint (or pass --endpoint NAME=URL).",
-    );
+    return new LocalVllmEngine(config, {
+      connect: (served) => {
+        const remote: EngineConfig = { ...served };
+        for (const field of localOnlyFields) delete remote[field];
+        return createEngine(remote, options);
+      },
+      ...(options.env === undefined ? {} : { env: options.env }),
+    });
   }
   const endpoint = config.endpoint ?? defaultEndpoints[backend];
   if (endpoint === undefined) {

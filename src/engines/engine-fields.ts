@@ -53,6 +53,13 @@ export const engineFields: readonly EngineField[] = [
   { key: "enableReasoning", yamlKey: "enable_reasoning", schema: z.boolean(), expected: "true or false" },
   { key: "devices", yamlKey: "devices", schema: z.array(z.int().min(0)), expected: "a list of integers >= 0" },
   { key: "lazy", yamlKey: "lazy", schema: z.boolean(), expected: "true or false" },
+  {
+    key: "reasoningParser",
+    yamlKey: "reasoning_parser",
+    schema: z.string().regex(/^[\w.-]+$/),
+    expected: "a vLLM reasoning parser name (e.g. deepseek_r1, qwen3)",
+  },
+  { key: "startupTimeoutMs", yamlKey: "startup_timeout_ms", schema: z.int().min(1), expected: "an integer >= 1 (milliseconds)" },
 ];
 
 function objectSchema(naming: "key" | "yamlKey"): z.ZodType {

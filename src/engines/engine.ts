@@ -31,6 +31,10 @@ export interface EngineConfig {
   enableReasoning?: boolean;
   devices?: number[];
   lazy?: boolean;
+  /** vLLM's `--reasoning-parser` (e.g. `deepseek_r1`, `qwen3`); `enableReasoning` needs it. */
+  reasoningParser?: string;
+  /** How long a `vllm serve` may take to answer `GET /health` with 200. @default 900_000 */
+  startupTimeoutMs?: number;
 }
 
 export interface ChatMessage {

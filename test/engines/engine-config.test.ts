@@ -198,10 +198,10 @@ describe("secrets", () => {
 });
 
 describe("createEngine", () => {
-  it("refuses vllm_local with a pointer to warmup", () => {
-    const error = thrown(() => createEngine({ name: "local", backend: "vllm_local", model: "m" }));
+  it("refuses a vllm_local engine that enables reasoning without a parser", () => {
+    const error = thrown(() => createEngine({ name: "local", backend: "vllm_local", model: "m", enableReasoning: true, lazy: true }));
     expect(error.code).toBe("ENGINE_CONFIG");
-    expect(error.message).toContain("chainette-stream warmup");
+    expect(error.message).toContain("reasoning_parser");
   });
 
   it("warns through the logger about fields only vllm_local honours", async () => {
