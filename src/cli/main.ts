@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 /** The `chainette-stream` command. Logs go to stderr; stdout is for data and summaries. */
 import { isChainetteError } from "../errors.js";
-import { runSimCommand } from "../sim/command.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
-import { inspectCommand } from "./inspect-command.js";
-import { inspectDagCommand } from "./inspect-dag-command.js";
-import { killCommand } from "./kill-command.js";
-import { runCommand } from "./run-command.js";
-import { warmupCommand } from "./warmup-command.js";
 
 const HELP = `Usage: chainette-stream <command> [options]
 
@@ -22,21 +16,22 @@ Commands:
 Run \`chainette-stream <command> --help\` for a command's options.
 `;
 
+/** Each command loads only its own modules. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "run":
-      return runCommand(rest);
+      return (await import("./run-command.js")).runCommand(rest);
     case "inspect":
-      return inspectCommand(rest);
+      return (await import("./inspect-command.js")).inspectCommand(rest);
     case "inspect-dag":
-      return inspectDagCommand(rest);
+      return (await import("./inspect-dag-command.js")).inspectDagCommand(rest);
     case "sim":
-      return runSimCommand(rest);
+      return (await import("../sim/command.js")).runSimCommand(rest);
     case "warmup":
-      return warmupCommand(rest);
+      return (await import("./warmup-command.js")).warmupCommand(rest);
     case "kill":
-      return killCommand(rest);
+      return (await import("./kill-command.js")).killCommand(rest);
     case undefined:
     case "help":
     case "--help":

@@ -1,6 +1,5 @@
 /** `chainette-stream run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR [options]`. */
 import { parseArgs } from "node:util";
-import { pino } from "pino";
 import { loadEnginesYaml } from "../engines/engines-yaml.js";
 import { resolveEngineConfigs } from "../engines/resolve-engine-configs.js";
 import { ChainetteError, isChainetteError } from "../errors.js";
@@ -88,7 +87,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const events = new RunEvents();
   const stats = new RunStats();
   const mode: ViewMode = values.quiet ? "quiet" : values["json-logs"] ? "json" : process.stderr.isTTY ? "tty" : "lines";
-  const logger = mode === "json" ? pino({ base: null }, pino.destination(2)) : undefined;
+  const logger = mode === "json" ? await jsonLogger() : undefined;
   const view = new ProgressView({ mode, stats, chainName: chain.name, ...(logger ? { logger } : {}) });
   events.on(stats.onEvent);
   events.on(view.onEvent);
@@ -140,4 +139,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** pino, loaded only for `--json-logs`. */
+async function jsonLogger(): Promise<import("pino").Logger> {
+  const { pino } = await import("pino");
+  return pino({ base: null }, pino.destination(2));
 }

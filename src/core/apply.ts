@@ -37,6 +37,11 @@ export interface ApplyNode {
   readonly inputModel: z.ZodType | undefined;
   readonly outputModel: z.ZodType | undefined;
   readonly concurrency: number;
+  /**
+   * False when the function declares exactly one parameter: it cannot read the context, so the
+   * engine does not build one for it (that object is most of a cheap apply's per-row cost).
+   */
+  readonly usesContext: boolean;
 }
 
 export function apply<Input = never, Output = unknown>(
@@ -52,5 +57,6 @@ export function apply<Input = never, Output = unknown>(
     inputModel: options.inputModel,
     outputModel: options.outputModel,
     concurrency: options.concurrency ?? 64,
+    usesContext: fn.length !== 1,
   };
 }

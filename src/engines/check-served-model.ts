@@ -3,7 +3,7 @@
  * `model` is one clear error instead of a million 404 error records. An endpoint that cannot be
  * asked (down, no listing, auth) is not judged here: the run's retry and health logic takes over.
  */
-import { request } from "undici";
+import { undici } from "../load-on-demand.js";
 import type { EngineConfig } from "./engine.js";
 
 /** Returns a problem per endpoint that answers and does not serve the engine's model. */
@@ -30,7 +30,7 @@ async function listModels(backend: EngineConfig["backend"], endpoint: string, ke
   const base = endpoint.replace(/\/+$/, "");
   const url = backend === "ollama_api" ? `${base}/api/tags` : `${base}/models`;
   try {
-    const response = await request(url, {
+    const response = await undici().request(url, {
       headers: key === undefined ? {} : { authorization: `Bearer ${key}` },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,

@@ -5,7 +5,8 @@
  * its probe path with a status below 500. While every endpoint is down,
  * `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
  */
-import { Pool } from "undici";
+import type { Pool } from "undici";
+import { undici } from "../load-on-demand.js";
 import { ChainetteError } from "../errors.js";
 import type { EngineEvent } from "./engine.js";
 import { displayUrl } from "./display-url.js";
@@ -42,7 +43,7 @@ export class Endpoint {
   constructor(url: string, connections: number) {
     this.url = url.replace(/\/+$/, "");
     this.base = new URL(this.url);
-    this.pool = new Pool(this.base.origin, { connections, pipelining: 1 });
+    this.pool = new (undici().Pool)(this.base.origin, { connections, pipelining: 1 });
   }
 
   /** The request path for `suffix` under this endpoint's base path. */

@@ -5,8 +5,8 @@
  * at once, each with its position, name and field.
  */
 import { readFile } from "node:fs/promises";
-import { parse } from "yaml";
 import { ChainetteError } from "../errors.js";
+import { yaml } from "../load-on-demand.js";
 import { checkEngineDeclaration, engineLabel } from "./engine-declaration.js";
 import type { EngineDeclaration } from "./engine-fields.js";
 
@@ -26,7 +26,7 @@ export async function loadEnginesYaml(path: string): Promise<EngineDeclaration[]
 export function parseEnginesYaml(text: string, source = "engines YAML"): EngineDeclaration[] {
   let document: unknown;
   try {
-    document = parse(text);
+    document = yaml().parse(text);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ChainetteError("ENGINE_CONFIG", `${source} is not valid YAML: ${reason}`, { cause: error });

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { request } from "undici";
+import { undici } from "../load-on-demand.js";
 import { ChainetteError } from "../errors.js";
 import type { EngineConfig } from "./engine.js";
 import { engineLogPath, isProcessAlive, stateDirectory } from "./local-engine-state.js";
@@ -78,7 +78,7 @@ export async function startVllmServer(config: EngineConfig, options: StartVllmOp
 /** Whether `GET {base}/health` answers 200 (`base` without `/v1`). */
 export async function isHealthy(base: string, timeoutMs = 2000): Promise<boolean> {
   try {
-    const response = await request(`${base.replace(/\/v1\/?$/, "")}/health`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const response = await undici().request(`${base.replace(/\/v1\/?$/, "")}/health`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     await response.body.dump();
     return response.statusCode === 200;
   } catch {

@@ -4,13 +4,9 @@
  * schema where there is one, and wraps `--columns` and `--limit` around the rows.
  */
 import { ChainetteError } from "../errors.js";
-import { ArrowSource } from "./arrow-source.js";
 import { checkColumns, SelectedSource } from "./column-selection.js";
 import { detectFormat, type InputLayout } from "./detect-format.js";
-import { CsvSource } from "./csv-source.js";
-import { JsonArraySource } from "./json-array-source.js";
 import { JsonlSource } from "./jsonl-source.js";
-import { ParquetSource } from "./parquet-source.js";
 import type { OpenSourceOptions, Source } from "./source.js";
 
 interface OpenedSource {
@@ -34,6 +30,7 @@ export async function openSource(input: string, options: OpenSourceOptions = {})
   });
 }
 
+/** Each reader loads on demand: a JSONL run never loads apache-arrow or hyparquet. */
 async function openLayout(input: string, layout: InputLayout, options: OpenSourceOptions): Promise<OpenedSource> {
   switch (layout.format) {
     case "jsonl":
@@ -41,18 +38,22 @@ async function openLayout(input: string, layout: InputLayout, options: OpenSourc
         source: new JsonlSource(layout.path, { gzip: layout.gzip, ...(options.stdin ? { stdin: options.stdin } : {}) }),
         schemaChecked: false,
       };
-    case "json":
+    case "json": {
+      const { JsonArraySource } = await import("./json-array-source.js");
       return { source: new JsonArraySource(layout.path, layout.gzip), schemaChecked: false };
-    case "csv":
+    }
+    case "csv": {
+      const { CsvSource } = await import("./csv-source.js");
       // CSV checks the columns against its header, before the first row
       return { source: new CsvSource(layout.path, layout.gzip, options.columns), schemaChecked: true };
+    }
     case "parquet":
     case "arrow": {
       const wanted = options.columns?.map((column) => column.from);
       const source =
         layout.format === "parquet"
-          ? await ParquetSource.open(input, layout.files, wanted)
-          : await ArrowSource.open(input, layout.files, wanted);
+          ? await (await import("./parquet-source.js")).ParquetSource.open(input, layout.files, wanted)
+          : await (await import("./arrow-source.js")).ArrowSource.open(input, layout.files, wanted);
       if (options.columns !== undefined) checkColumns(options.columns, source.columnNames(), input);
       return { source, schemaChecked: true };
     }

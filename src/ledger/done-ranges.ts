@@ -27,9 +27,26 @@ export class DoneRanges {
 
   /** Marks root rows done; returns true when the watermark moved. */
   add(rows: readonly DoneRow[]): boolean {
+    const batch = new DoneBatch();
+    for (const row of [...rows].sort((a, b) => a.index - b.index)) batch.push(row.index, row.end);
+    return this.addRanges(batch.ranges);
+  }
+
+  /** Marks the rows of these ranges done (they may overlap each other or rows already done). */
+  addRanges(added: readonly Range[]): boolean {
     const before = this.watermark;
-    const sorted = rows.filter((row) => row.index >= this.watermark).sort((a, b) => a.index - b.index);
-    for (const row of sorted) this.insert(row.index, row.end ?? null);
+    const all = this.ranges.concat(added.filter((range) => range[1] > this.watermark)).sort((a, b) => a[0] - b[0]);
+    const merged: Range[] = [];
+    for (const range of all) {
+      const last = merged.at(-1);
+      if (last !== undefined && range[0] <= last[1]) {
+        if (range[1] > last[1]) {
+          last[1] = range[1];
+          last[2] = range[2];
+        }
+      } else merged.push([range[0], range[1], range[2]]);
+    }
+    this.ranges = merged;
     this.advance();
     return this.watermark !== before;
   }
@@ -89,36 +106,6 @@ export class DoneRanges {
     };
   }
 
-  private insert(index: number, endOffset: number | null): void {
-    const ranges = this.ranges;
-    // Binary search for the first range that ends at or after index.
-    let low = 0;
-    let high = ranges.length;
-    while (low < high) {
-      const middle = (low + high) >> 1;
-      if ((ranges[middle] as Range)[1] < index) low = middle + 1;
-      else high = middle;
-    }
-    const range = ranges[low];
-    if (range !== undefined && index >= range[0] && index < range[1]) return;
-    if (range !== undefined && range[1] === index) {
-      range[1] = index + 1;
-      range[2] = endOffset;
-      const next = ranges[low + 1];
-      if (next !== undefined && next[0] === range[1]) {
-        range[1] = next[1];
-        range[2] = next[2];
-        ranges.splice(low + 1, 1);
-      }
-      return;
-    }
-    if (range !== undefined && range[0] === index + 1) {
-      range[0] = index;
-      return;
-    }
-    ranges.splice(low, 0, [index, index + 1, endOffset]);
-  }
-
   private advance(): void {
     while (this.ranges.length > 0 && (this.ranges[0] as Range)[0] <= this.watermark) {
       const [, end, endOffset] = this.ranges.shift() as Range;
@@ -127,5 +114,34 @@ export class DoneRanges {
         this.watermarkOffset = endOffset;
       }
     }
+  }
+}
+
+/**
+ * Rows finished since the last commit, kept as ranges as they arrive: rows finish nearly in input
+ * order, so a second of rows is a handful of ranges rather than an object per row.
+ */
+export class DoneBatch {
+  readonly ranges: Range[] = [];
+  count = 0;
+
+  push(index: number, end: number | undefined): void {
+    this.count++;
+    const last = this.ranges.at(-1);
+    if (last !== undefined && last[1] === index) {
+      last[1] = index + 1;
+      last[2] = end ?? null;
+    } else this.ranges.push([index, index + 1, end ?? null]);
+  }
+
+  append(other: DoneBatch): void {
+    for (const [start, end, endOffset] of other.ranges) {
+      const last = this.ranges.at(-1);
+      if (last !== undefined && last[1] === start) {
+        last[1] = end;
+        last[2] = endOffset;
+      } else this.ranges.push([start, end, endOffset]);
+    }
+    this.count += other.count;
   }
 }

@@ -6,7 +6,7 @@
  */
 import Database from "better-sqlite3";
 import { ChainetteError } from "../errors.js";
-import { DoneRanges, type DoneRow, type Range } from "./done-ranges.js";
+import { DoneRanges, type Range } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 
@@ -40,7 +40,8 @@ export interface NodeStats {
 
 export interface CommitData {
   shards: readonly ShardRecord[];
-  rows: readonly DoneRow[];
+  /** The rows now done, as `[start, end, endOffset]` ranges. */
+  rows: readonly Range[];
   failures: readonly FailureRecord[];
   /** Increments of the run counters (rows_in, ok, failed, filtered, tokens ...). */
   counters: Readonly<Record<string, number>>;
@@ -129,7 +130,7 @@ export class Ledger {
 
   /** Records, in one transaction, that shard prefixes are durable and the rows in them are done. */
   commit(data: CommitData): void {
-    this.doneRows.add(data.rows);
+    this.doneRows.addRanges(data.rows);
     const transaction = this.db.transaction(() => {
       for (const shard of data.shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
       this.statements.clearRanges.run();

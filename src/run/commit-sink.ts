@@ -8,11 +8,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainetteError } from "../errors.js";
 import { emptyNodeStats, type FailureRecord, type Ledger, type NodeStats } from "../ledger/ledger.js";
-import type { DoneRow } from "../ledger/done-ranges.js";
+import { DoneBatch } from "../ledger/done-ranges.js";
 import type { RunEvent } from "./events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
 import { errorLine, FlattenedLines, nodeLine } from "./record-lines.js";
-import type { Row, RootRow } from "./row.js";
+import type { NodeRecord, Row, RootRow } from "./row.js";
 import { ShardWriter } from "./shard-writer.js";
 
 export interface CommitSinkOptions {
@@ -33,7 +33,7 @@ export interface CommitSinkOptions {
 
 /** What has been written since the last commit and is waiting to be made durable. */
 class PendingCommit {
-  rows: DoneRow[] = [];
+  rows = new DoneBatch();
   failures: FailureRecord[] = [];
   counters = { rows_in: 0, ok: 0, failed: 0, filtered: 0, input_tokens: 0, output_tokens: 0 };
   nodes = new Map<string, NodeStats>();
@@ -48,11 +48,13 @@ class PendingCommit {
 export class CommitSink {
   private readonly writers = new Map<string, ShardWriter>();
   private readonly flattened: FlattenedLines;
+  private readonly flattenedWriter: ShardWriter;
+  private readonly errorsWriter: ShardWriter;
   private pending = new PendingCommit();
   private committing: Promise<void> | undefined;
   private lastCommit = performance.now();
   private timer: NodeJS.Timeout | undefined;
-  private timerError: Error | undefined;
+  private commitError: Error | undefined;
   private poisoned = false;
   /** This session's leaf counts, for the error-rate guard. */
   private readonly session = { ok: 0, failed: 0 };
@@ -68,6 +70,8 @@ export class CommitSink {
       const last = committed.filter((shard) => shard.dir === dir).at(-1);
       this.writers.set(dir, new ShardWriter(path, dir, options.maxLinesPerFile, last));
     }
+    this.flattenedWriter = this.writer("flattened");
+    this.errorsWriter = this.writer("errors");
   }
 
   /** Consumes the pipeline's leaf rows until it ends; commits on the way and at the end. */
@@ -92,78 +96,59 @@ export class CommitSink {
 
   private async consumeRows(source: AsyncIterable<Row[]>): Promise<void> {
     const interval = this.options.commitIntervalMs ?? 1000;
-    // Rows can finish while the pipeline waits on slow requests: commit them on a timer too.
-    this.timer = setInterval(() => {
-      if (performance.now() - this.lastCommit >= interval) this.commit().catch((error: unknown) => (this.timerError ??= error instanceof Error ? error : new Error(String(error))));
-    }, Math.max(50, interval / 2));
+    // A commit snapshots the shards at once, then fsyncs and writes the ledger while rows keep
+    // flowing: the pipeline never waits on the disk. One commit at a time; the timer commits rows
+    // that finish while the pipeline waits on slow requests.
+    const commitWhenDue = (): void => {
+      if (this.committing !== undefined || performance.now() - this.lastCommit < interval) return;
+      this.commit().catch((error: unknown) => (this.commitError ??= error instanceof Error ? error : new Error(String(error))));
+    };
+    this.timer = setInterval(commitWhenDue, Math.max(50, interval / 2));
     try {
       for await (const leaves of source) {
-        if (this.timerError) throw this.timerError;
+        if (this.commitError) throw this.commitError;
         this.accept(leaves);
-        if (performance.now() - this.lastCommit >= interval) await this.commit();
+        commitWhenDue();
       }
     } finally {
       clearInterval(this.timer);
-      await this.commit();
-      for (const writer of this.writers.values()) writer.close();
+      try {
+        await this.commit();
+      } finally {
+        for (const writer of this.writers.values()) writer.close();
+      }
     }
-    if (this.timerError) throw this.timerError;
+    if (this.commitError) throw this.commitError;
   }
 
   private accept(leaves: readonly Row[]): void {
-    const completed: RootRow[] = [];
-    for (const leaf of leaves) {
-      const root = leaf.root;
-      root.leaves.push(leaf);
-      for (const record of leaf.records) root.records.push(record);
-      if (--root.pending === 0) completed.push(root);
-    }
-    if (completed.length === 0) return;
-
-    const lines = new Map<string, string[]>();
-    const push = (dir: string, line: string): void => {
-      let list = lines.get(dir);
-      if (list === undefined) lines.set(dir, (list = []));
-      list.push(line);
-    };
     const pending = new PendingCommit();
-    for (const root of completed) {
-      pending.rows.push({ index: root.index, end: root.end });
-      pending.counters.rows_in++;
-      for (const record of root.records) {
-        push(record.node, nodeLine(record));
-        const stats = pending.node(record.node);
-        stats.ok++;
-        stats.inputTokens += record.inputTokens;
-        stats.outputTokens += record.outputTokens;
-        stats.latency.record(record.latencyMs);
-        pending.counters.input_tokens += record.inputTokens;
-        pending.counters.output_tokens += record.outputTokens;
-      }
-      for (const leaf of root.leaves) {
-        if (leaf.state === "active") {
-          push("flattened", this.flattened.line(leaf));
-          pending.counters.ok++;
-        } else if (leaf.state === "failed") {
-          push("errors", errorLine(leaf));
-          pending.counters.failed++;
-          const failure = leaf.failure;
-          if (failure) {
-            pending.node(failure.node).failed++;
-            pending.failures.push({ rowId: leaf.id, root: root.index, node: failure.node, type: failure.type, message: failure.message, attempts: failure.attempts, status: failure.status });
-          }
-        } else {
-          pending.counters.filtered++;
-          pending.node(leaf.filteredBy ?? "").filtered++;
-        }
-      }
-    }
-    // Write first; only rows whose lines reached the files join the pending commit. A failed write
-    // may have left part of this batch in some shards: nothing more is committed in this session
-    // (a resume redoes the rows since the last commit and cuts those bytes away).
+    let completed = 0;
     try {
-      for (const [dir, list] of lines) this.writer(dir).append(list);
+      for (const leaf of leaves) {
+        const root = leaf.root;
+        if (root.pending === 1 && root.leaves === undefined) {
+          // The common case: a root row with one leaf (no fan-out), complete as it arrives.
+          root.pending = 0;
+          if (root.records !== undefined) this.writeRecords(root.records, pending);
+          this.writeRecords(leaf.records, pending);
+          this.writeLeaf(leaf, root, pending);
+        } else {
+          (root.leaves ??= []).push(leaf);
+          (root.records ??= []).push(...leaf.records);
+          if (--root.pending > 0) continue;
+          this.writeRecords(root.records, pending);
+          for (const done of root.leaves) this.writeLeaf(done, root, pending);
+        }
+        pending.rows.push(root.index, root.end);
+        pending.counters.rows_in++;
+        completed++;
+      }
+      if (completed === 0) return;
+      for (const writer of this.writers.values()) writer.flush();
     } catch (error) {
+      // A failed write may have left part of this batch in some shards: nothing more is committed
+      // in this session (a resume redoes the rows since the last commit and cuts those bytes away).
       this.poisoned = true;
       throw error;
     }
@@ -173,21 +158,52 @@ export class CommitSink {
     this.checkErrorRate();
   }
 
+  private writeRecords(records: readonly NodeRecord[], pending: PendingCommit): void {
+    for (const record of records) {
+      this.writer(record.node).addLine(nodeLine(record));
+      const stats = pending.node(record.node);
+      stats.ok++;
+      stats.inputTokens += record.inputTokens;
+      stats.outputTokens += record.outputTokens;
+      stats.latency.record(record.latencyMs);
+      pending.counters.input_tokens += record.inputTokens;
+      pending.counters.output_tokens += record.outputTokens;
+    }
+  }
+
+  private writeLeaf(leaf: Row, root: RootRow, pending: PendingCommit): void {
+    if (leaf.state === "active") {
+      this.flattenedWriter.addLine(this.flattened.line(leaf));
+      pending.counters.ok++;
+    } else if (leaf.state === "failed") {
+      this.errorsWriter.addLine(errorLine(leaf));
+      pending.counters.failed++;
+      const failure = leaf.failure;
+      if (failure) {
+        pending.node(failure.node).failed++;
+        pending.failures.push({ rowId: leaf.id, root: root.index, node: failure.node, type: failure.type, message: failure.message, attempts: failure.attempts, status: failure.status });
+      }
+    } else {
+      pending.counters.filtered++;
+      pending.node(leaf.filteredBy ?? "").filtered++;
+    }
+  }
+
   /** Makes everything written so far durable, then records it in the ledger. */
   async commit(): Promise<void> {
     while (this.committing) await this.committing;
     const pending = this.pending;
-    if (pending.rows.length === 0 || this.poisoned) return;
+    if (pending.rows.count === 0 || this.poisoned) return;
     this.pending = new PendingCommit();
     const snapshots = [...this.writers.values()].map((writer) => writer.snapshot());
     this.committing = (async () => {
       const shards = (await Promise.all(snapshots.map((snapshot) => snapshot.sync()))).flat();
-      this.options.ledger.commit({ shards, rows: pending.rows, failures: pending.failures, counters: pending.counters, nodes: pending.nodes });
+      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes });
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));
       this.lastCommit = performance.now();
       const { ok, failed, filtered } = pending.counters;
-      this.options.emit({ type: "commit", rows: pending.rows.length, ok, failed, filtered, watermark: this.options.ledger.done().watermark });
+      this.options.emit({ type: "commit", rows: pending.rows.count, ok, failed, filtered, watermark: this.options.ledger.done().watermark });
     })();
     try {
       await this.committing;
@@ -204,7 +220,7 @@ export class CommitSink {
 
   private merge(from: PendingCommit): void {
     const into = this.pending;
-    into.rows.push(...from.rows);
+    into.rows.append(from.rows);
     into.failures.push(...from.failures);
     for (const key of Object.keys(from.counters) as (keyof PendingCommit["counters"])[]) into.counters[key] += from.counters[key];
     for (const [node, stats] of from.nodes) {

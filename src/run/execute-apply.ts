@@ -65,7 +65,7 @@ function applyOne(plan: ApplyPlan, row: Row): Row[] | Promise<Row[]> {
   if (inputProblem !== undefined) return [failRow(row, inputProblem)];
   let result: unknown;
   try {
-    result = plan.node.fn(row.previous as never, row.context);
+    result = plan.node.usesContext ? plan.node.fn(row.previous as never, row.context) : plan.node.fn(row.previous as never, undefined as never);
   } catch (error) {
     return [fail(row, plan, error)];
   }
@@ -102,7 +102,7 @@ function settle(plan: ApplyPlan, row: Row, value: unknown): Row[] {
     if (!checked.ok) return [failRow(row, checked.failure)];
     output = checked.value;
   }
-  row.context[id] = output;
+  row.setOutput(id, output);
   row.previous = output;
   row.records.push({ node: id, rowId: row.id, output, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
   return [row];

@@ -6,7 +6,7 @@ import { failRow, filterRow, type Row } from "./row.js";
 
 /**
  * Runs a parallel group on one row: every branch starts at once on its own view of the row, and
- * when all are done the joined branches merge into the row (`context[alias]`, node outputs by id).
+ * when all are done the joined branches merge into the row (node outputs by id, the branch's last output under its alias).
  * A failure in any branch fails the row; a filter in a joined branch drops it; a filter in a side
  * branch only ends that branch.
  */
@@ -14,7 +14,7 @@ export async function executeGroup(group: GroupPlan, row: Row, runtime: NodeRunt
   if (row.state !== "active") return [row];
   const results = await Promise.all(
     group.branches.map(async (branch) => {
-      const view: Row = { ...row, context: { ...row.context }, records: [] };
+      const view = row.branch();
       const end = await executeSequence(branch.elements, view, runtime);
       return { branch, view: end };
     }),
@@ -25,8 +25,8 @@ export async function executeGroup(group: GroupPlan, row: Row, runtime: NodeRunt
     if (branch.alias === undefined) continue;
     if (view.state === "filtered" && row.state === "active") filterRow(row, view.filteredBy ?? branch.name);
     if (view.state !== "active") continue;
-    for (const [key, value] of Object.entries(view.context)) if (!(key in row.context)) row.context[key] = value;
-    row.context[branch.alias] = view.previous;
+    for (const [key, value] of Object.entries(view.outputs)) if (!(key in row.outputs)) row.setOutput(key, value);
+    row.setOutput(branch.alias, view.previous);
   }
   return [row];
 }

@@ -41,7 +41,7 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
     runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens });
     return [row];
   }
-  row.context[plan.id] = outcome.value;
+  row.setOutput(plan.id, outcome.value);
   row.previous = outcome.value;
   row.records.push({
     node: plan.id, rowId: row.id, output: outcome.value, latencyMs, inputTokens, outputTokens,

@@ -12,7 +12,6 @@ import { createInterface } from "node:readline";
 import { ChainetteError } from "../errors.js";
 import { jsonColumn, type ParquetColumn } from "../io/parquet-columns.js";
 import { parquetValue } from "../io/parquet-schema.js";
-import { writeParquetShard } from "../io/parquet-writer.js";
 import type { Ledger, ShardRecord } from "../ledger/ledger.js";
 import type { ShardColumns } from "./parquet-shard-columns.js";
 import { shardFileName } from "./shard-writer.js";
@@ -58,6 +57,8 @@ export class ParquetSealer {
   }
 
   private async convert(shard: ShardRecord): Promise<ShardRecord> {
+    // hyparquet-writer loads with the first seal: a JSONL run never pays for it.
+    const { writeParquetShard } = await import("../io/parquet-writer.js");
     const staging = join(stagingFolder(this.outDir, shard.dir), shardFileName(shard.seq));
     const target = join(this.outDir, shard.dir, shardFileName(shard.seq, "parquet"));
     const layout = this.layouts.get(shard.dir);

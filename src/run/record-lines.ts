@@ -38,7 +38,7 @@ export class FlattenedLines {
       line += root.raw === undefined ? objectBody(JSON.stringify(root.input)) : objectBody(root.raw.trim());
     }
     for (const id of this.nodeIds) {
-      const output = leaf.context[id];
+      const output = leaf.outputs[id];
       if (output === undefined) continue;
       const keys = this.keys.get(id) as Map<string, string>;
       if (!isPlainObject(output)) {

@@ -36,43 +36,69 @@ export interface RootRow {
   readonly raw: string | undefined;
   /** Leaf rows (this row or its fan-out descendants) not yet at the writer. */
   pending: number;
-  /** Records gathered from finished leaves and from rows that fanned out. */
-  readonly records: NodeRecord[];
-  readonly leaves: Row[];
+  /** Records gathered from leaves that finished while others were pending, and from rows that fanned out. */
+  records: NodeRecord[] | undefined;
+  /** Leaves that finished while others were pending. */
+  leaves: Row[] | undefined;
 }
 
-export interface Row {
-  readonly id: string;
-  readonly root: RootRow;
-  /** Template context: input fields, `chain_input`, node outputs by id, join aliases. */
-  context: RowContext;
+export type RowState = "active" | "failed" | "filtered";
+
+export class Row {
   /** The previous node's output (what an apply receives, what a step's inputModel checks). */
   previous: unknown;
-  state: "active" | "failed" | "filtered";
-  failure?: RowFailure;
+  state: RowState = "active";
+  failure: RowFailure | undefined = undefined;
   /** The node that filtered the row out. */
-  filteredBy?: string;
+  filteredBy: string | undefined = undefined;
   /** Records this row produced since it was born. */
-  records: NodeRecord[];
+  records: NodeRecord[] = [];
+  /** The template context, built on first use (an apply-only chain never needs it). */
+  #context: RowContext | undefined = undefined;
+
+  /**
+   * @param outputs what this row added to the chain input: node outputs by id, join aliases
+   */
+  constructor(
+    readonly id: string,
+    readonly root: RootRow,
+    readonly outputs: Record<string, unknown>,
+    previous: unknown,
+  ) {
+    this.previous = previous;
+  }
+
+  /** Template context: input fields, `chain_input`, node outputs by id, join aliases. */
+  get context(): RowContext {
+    const input = this.root.input;
+    return (this.#context ??= { ...input, chain_input: input, ...this.outputs });
+  }
+
+  /** Records a node output (or join alias) under `key`, visible to every later template and apply. */
+  setOutput(key: string, value: unknown): void {
+    this.outputs[key] = value;
+    if (this.#context !== undefined) this.#context[key] = value;
+  }
+
+  /** A copy that runs one branch of a parallel group: same identity, its own outputs and records. */
+  branch(): Row {
+    const view = new Row(this.id, this.root, { ...this.outputs }, this.previous);
+    view.state = this.state;
+    return view;
+  }
 }
 
 export function createRootRow(index: number, input: Record<string, unknown>, end: number | undefined, raw?: string): Row {
-  const root: RootRow = { index, end, input, raw, pending: 1, records: [], leaves: [] };
-  return { id: String(index), root, context: { ...input, chain_input: input }, previous: input, state: "active", records: [] };
+  const root: RootRow = { index, end, input, raw, pending: 1, records: undefined, leaves: undefined };
+  return new Row(String(index), root, {}, input);
 }
 
 /** Children of a fan-out: the parent's records move to the root, each child starts clean. */
 export function fanOutRow(parent: Row, node: string, outputs: readonly unknown[]): Row[] {
-  parent.root.records.push(...parent.records);
-  parent.root.pending += outputs.length - 1;
-  return outputs.map((output, position) => ({
-    id: `${parent.id}.${position}`,
-    root: parent.root,
-    context: { ...parent.context, [node]: output },
-    previous: output,
-    state: "active",
-    records: [],
-  }));
+  const root = parent.root;
+  (root.records ??= []).push(...parent.records);
+  root.pending += outputs.length - 1;
+  return outputs.map((output, position) => new Row(`${parent.id}.${position}`, root, { ...parent.outputs, [node]: output }, output));
 }
 
 export function failRow(row: Row, failure: RowFailure): Row {

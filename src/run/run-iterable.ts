@@ -61,6 +61,6 @@ function resultOf(leaf: Row, nodeIds: readonly string[]): RowResult {
   }
   if (leaf.state === "filtered") return { status: "filtered", rowId: leaf.id, node: leaf.filteredBy ?? "" };
   const outputs: Record<string, unknown> = {};
-  for (const id of nodeIds) if (leaf.context[id] !== undefined) outputs[id] = leaf.context[id];
+  for (const id of nodeIds) if (leaf.outputs[id] !== undefined) outputs[id] = leaf.outputs[id];
   return { status: "ok", rowId: leaf.id, output: leaf.previous, outputs };
 }

@@ -1,9 +1,11 @@
 /**
- * Rolling JSONL shards of one output folder (`qa/000.jsonl`, `qa/001.jsonl`, ...). Appends are
- * joined into one write per batch; a shard rolls at exactly `maxLines` lines; files open lazily, so
- * there are no empty shards. `snapshot()` freezes what has been written so far; its `sync()`
- * fsyncs those bytes and returns the shard records the ledger may then commit. With
- * `--format parquet` the folder is the hidden staging folder (see `parquet-sealer.ts`).
+ * Rolling JSONL shards of one output folder (`qa/000.jsonl`, `qa/001.jsonl`, ...). Lines are
+ * buffered and encoded once per batch; a shard rolls at exactly `maxLines` lines; files open lazily,
+ * so there are no empty shards. Writes are synchronous, to the page cache: handing them to the
+ * thread pool measured slower on two cores (the second one is busy with V8's GC and the reads).
+ * `snapshot()` freezes what has been written so far; its `sync()` fsyncs those bytes (on the
+ * thread pool) and returns the shard records the ledger may then commit. With `--format parquet`
+ * the folder is the hidden staging folder (see `parquet-sealer.ts`).
  */
 import { closeSync, fsync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -40,6 +42,9 @@ export class ShardWriter {
   private changed = false;
   private createdFile = false;
   private broken: Error | undefined;
+  /** Lines added since the last flush, as one string, and how many. */
+  private buffered = "";
+  private bufferedLines = 0;
 
   /**
    * @param path the folder (created by the caller)
@@ -48,28 +53,37 @@ export class ShardWriter {
    */
   constructor(readonly path: string, readonly name: string, readonly maxLines: number, last?: ShardRecord) {
     // A sealed last shard (`--format parquet`) is a finished file: the run goes on in the next one.
-    if (last === undefined || last.sealed) this.current = { seq: last ? last.seq + 1 : 0, lines: 0, bytes: 0, crc: 0, fd: undefined };
-    else this.current = { seq: last.seq, lines: last.lines, bytes: last.bytes, crc: last.crc, fd: undefined };
+    if (last === undefined || last.sealed) this.current = openShard(last ? last.seq + 1 : 0);
+    else this.current = { ...openShard(last.seq), lines: last.lines, bytes: last.bytes, crc: last.crc };
   }
 
-  append(lines: readonly string[]): void {
+  /**
+   * Adds one line (without its newline). Lines are written by `flush()`, or here when the open
+   * shard is full, so a shard rolls at exactly `maxLines` lines.
+   */
+  addLine(line: string): void {
+    this.buffered += line + "\n";
+    if (this.current.lines + ++this.bufferedLines >= this.maxLines) this.flush();
+  }
+
+  /** Writes the buffered lines to the open shard (and rolls it when full). Throws once a write failed. */
+  flush(): void {
     if (this.broken) throw this.broken;
-    let at = 0;
-    while (at < lines.length) {
-      if (this.current.lines >= this.maxLines) this.roll();
-      const take = Math.min(this.maxLines - this.current.lines, lines.length - at);
-      let chunk = "";
-      for (let i = at; i < at + take; i++) chunk += lines[i] + "\n";
-      this.write(Buffer.from(chunk), take);
-      at += take;
-    }
+    if (this.bufferedLines === 0) return;
+    if (this.current.lines >= this.maxLines) this.roll();
+    const bytes = Buffer.from(this.buffered);
+    const lines = this.bufferedLines;
+    this.buffered = "";
+    this.bufferedLines = 0;
+    this.write(bytes, lines);
+    if (this.current.lines >= this.maxLines) this.roll();
   }
 
   /** Freezes the written state; the returned `sync()` makes exactly that much durable. */
   snapshot(): ShardSnapshot {
     const files = [...this.rolled, this.current];
     const records: ShardRecord[] = this.changed
-      ? [...this.rolled, this.current].filter((shard) => shard.lines > 0).map((shard) => ({ dir: this.name, seq: shard.seq, lines: shard.lines, bytes: shard.bytes, crc: shard.crc, sealed: false }))
+      ? files.filter((shard) => shard.lines > 0).map((shard) => ({ dir: this.name, seq: shard.seq, lines: shard.lines, bytes: shard.bytes, crc: shard.crc, sealed: false }))
       : [];
     const currentSeq = this.current.seq;
     const rolled = records.filter((record) => record.seq < currentSeq);
@@ -92,7 +106,8 @@ export class ShardWriter {
   }
 
   close(): void {
-    for (const shard of [...this.rolled, this.current]) {
+    const shards = [...this.rolled, this.current];
+    for (const shard of shards) {
       if (shard.fd !== undefined) closeSync(shard.fd);
       shard.fd = undefined;
     }
@@ -100,7 +115,7 @@ export class ShardWriter {
 
   private roll(): void {
     this.rolled.push(this.current);
-    this.current = { seq: this.current.seq + 1, lines: 0, bytes: 0, crc: 0, fd: undefined };
+    this.current = openShard(this.current.seq + 1);
   }
 
   private write(buffer: Buffer, lines: number): void {
@@ -113,15 +128,24 @@ export class ShardWriter {
       let written = 0;
       while (written < buffer.length) written += writeSync(shard.fd, buffer, written, buffer.length - written);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "EIO";
-      this.broken = new ChainetteError("DISK", `cannot write ${join(this.path, shardFileName(shard.seq))}: ${code} (${(error as Error).message}); nothing unsaved was committed, fix the disk and run the same command to resume`, { cause: error });
-      throw this.broken;
+      throw this.fail(shard, error);
     }
     shard.crc = crc32(buffer, shard.crc);
     shard.bytes += buffer.length;
     shard.lines += lines;
     this.changed = true;
   }
+
+  /** A failed write breaks the writer for good: nothing written after it may ever be committed. */
+  private fail(shard: OpenShard, error: unknown): Error {
+    const code = (error as NodeJS.ErrnoException).code ?? "EIO";
+    this.broken ??= new ChainetteError("DISK", `cannot write ${join(this.path, shardFileName(shard.seq))}: ${code} (${(error as Error).message}); nothing unsaved was committed, fix the disk and run the same command to resume`, { cause: error });
+    return this.broken;
+  }
+}
+
+function openShard(seq: number): OpenShard {
+  return { seq, lines: 0, bytes: 0, crc: 0, fd: undefined };
 }
 
 export function fsyncDirectory(path: string): void {

@@ -42,7 +42,7 @@ describe("Ledger", () => {
     stats.latency.record(120);
     ledger.commit({
       shards: [{ dir: "qa", seq: 0, lines: 2, bytes: 40, crc: 123, sealed: false }],
-      rows: [{ index: 0, end: 11 }, { index: 1, end: 22 }, { index: 3, end: 44 }],
+      rows: [[0, 2, 22], [3, 4, 44]],
       failures: [{ rowId: "3", root: 3, node: "qa", type: "SCHEMA_MISMATCH", message: "bad", attempts: 3, status: undefined }],
       counters: { rows_in: 3, ok: 2, failed: 1 },
       nodes: new Map([["qa", stats]]),
@@ -60,7 +60,7 @@ describe("Ledger", () => {
     expect(again.failureGroups()).toEqual([{ node: "qa", type: "SCHEMA_MISMATCH", count: 1, sample: "bad", sampleRowId: "3" }]);
     expect(again.nodeStats().get("qa")?.latency.quantile(0.5)).toBeGreaterThanOrEqual(120);
     // Row 2 arrives in a later session: the watermark jumps over the reloaded range, offset included.
-    again.commit({ shards: [], rows: [{ index: 2, end: 33 }], failures: [], counters: {}, nodes: new Map() });
+    again.commit({ shards: [], rows: [[2, 3, 33]], failures: [], counters: {}, nodes: new Map() });
     expect(again.done().watermark).toBe(4);
     expect(again.done().watermarkOffset).toBe(44);
     again.close();
