@@ -4,7 +4,14 @@
  * and each element's bytes are handed to JSON.parse alone. Element `end` offsets let a resume seek
  * to just past a done element and go on from there.
  */
-import type { Line } from "./line-splitter.js";
+
+/** One element's bytes, from `start` to `stop` (exclusive), and the absolute offset just past it. */
+export interface ArrayElement {
+  buffer: Buffer;
+  start: number;
+  stop: number;
+  end: number;
+}
 
 const enum Phase {
   BeforeArray,
@@ -22,7 +29,7 @@ export interface SplitJsonArrayOptions {
 
 const isSpace = (byte: number): boolean => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
 
-export async function* splitJsonArray(stream: AsyncIterable<Buffer>, options: SplitJsonArrayOptions = {}): AsyncGenerator<Line[]> {
+export async function* splitJsonArray(stream: AsyncIterable<Buffer>, options: SplitJsonArrayOptions = {}): AsyncGenerator<ArrayElement[]> {
   let offset = options.offset ?? 0;
   let phase: Phase = options.offset === undefined ? Phase.BeforeArray : Phase.CommaOrEnd;
   let depth = 0;
@@ -36,7 +43,7 @@ export async function* splitJsonArray(stream: AsyncIterable<Buffer>, options: Sp
       offset += 3;
     }
     first = false;
-    const elements: Line[] = [];
+    const elements: ArrayElement[] = [];
     let elementStart = 0;
     for (let position = 0; position < chunk.length; position++) {
       const byte = chunk[position] as number;
@@ -89,7 +96,7 @@ export async function* splitJsonArray(stream: AsyncIterable<Buffer>, options: Sp
   if ((phase as Phase) !== Phase.Done) throw new Error(`the file ends at byte ${offset} before the array's closing "]"`);
 }
 
-function element(pending: Buffer[], chunk: Buffer, start: number, stop: number, end: number): Line {
+function element(pending: Buffer[], chunk: Buffer, start: number, stop: number, end: number): ArrayElement {
   if (pending.length === 0) return { buffer: chunk, start, stop, end };
   const joined = Buffer.concat([...pending, chunk.subarray(0, stop)]);
   return { buffer: joined, start: 0, stop: joined.length, end };

@@ -7,6 +7,11 @@ import { isUtf8 } from "node:buffer";
 
 export type DecodedRow = { value: Record<string, unknown>; text: string; error?: undefined } | { value?: undefined; error: string };
 
+/** Why a text is not a row (returned, not thrown: bad rows are data, not exceptions). */
+export class RowDecodeError {
+  constructor(readonly message: string) {}
+}
+
 const REPLACEMENT_CHARACTER = "\uFFFD";
 const MAX_MESSAGE_LENGTH = 200;
 
@@ -15,16 +20,22 @@ export function decodeJsonRow(buffer: Buffer, start: number, stop: number): Deco
   if (text.includes(REPLACEMENT_CHARACTER) && !isUtf8(buffer.subarray(start, stop))) {
     return { error: "invalid UTF-8 bytes" };
   }
+  const value = parseJsonRow(text);
+  return value instanceof RowDecodeError ? { error: value.message } : { value, text };
+}
+
+/** Parses a decoded JSON text: the row object, or why it is not one. */
+export function parseJsonRow(text: string): Record<string, unknown> | RowDecodeError {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { error: `invalid JSON: ${shorten((error as Error).message)}` };
+    return new RowDecodeError(`invalid JSON: ${shorten((error as Error).message)}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { error: `expected a JSON object, got ${describeJsonValue(value)}` };
+    return new RowDecodeError(`expected a JSON object, got ${describeJsonValue(value)}`);
   }
-  return { value: value as Record<string, unknown>, text };
+  return value as Record<string, unknown>;
 }
 
 export function describeJsonValue(value: unknown): string {

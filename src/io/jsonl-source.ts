@@ -6,8 +6,8 @@
  */
 import { inputReadError, openByteStream } from "./byte-stream.js";
 import { fingerprintFiles } from "./input-fingerprint.js";
-import { decodeJsonRow } from "./json-row.js";
-import { isBlankLine, splitLines } from "./line-splitter.js";
+import { decodeJsonRow, parseJsonRow, RowDecodeError } from "./json-row.js";
+import { contentEnd, isBlank, lineBlocks } from "./line-splitter.js";
 import type { InputFingerprint, Source, SourcePosition, SourceRow } from "./source.js";
 
 export interface JsonlSourceOptions {
@@ -47,20 +47,31 @@ export class JsonlSource implements Source {
     let lineNumber = seek ? undefined : 0;
     let batch: SourceRow[] = [];
     try {
-      for await (const lines of splitLines(stream, { offset: start })) {
-        for (const line of lines) {
+      for await (const { bytes, offset, ascii } of lineBlocks(stream, { offset: start })) {
+        let position = 0;
+        while (position < bytes.length) {
+          const found = ascii === undefined ? bytes.indexOf(NEWLINE, position) : ascii.indexOf("\n", position);
+          const newline = found === -1 ? bytes.length : found;
+          const stop = contentEnd(bytes, position, newline);
+          const lineStart = position;
+          position = newline + 1;
           if (lineNumber !== undefined) lineNumber++;
-          if (isBlankLine(line)) continue;
+          if (isBlank(bytes, lineStart, stop)) continue;
           if (index < from.row) {
             index++;
             continue;
           }
-          const decoded = decodeJsonRow(line.buffer, line.start, line.stop);
-          const row: SourceRow =
-            decoded.error === undefined
-              ? { index, value: decoded.value, raw: decoded.text }
-              : { index, value: {}, error: `${where(lineNumber, line.end)}: ${decoded.error}` };
-          if (seekable) row.end = line.end;
+          const end = offset + Math.min(position, bytes.length);
+          let row: SourceRow;
+          if (ascii !== undefined) {
+            const text = ascii.slice(lineStart, stop);
+            const value = parseJsonRow(text);
+            row = value instanceof RowDecodeError ? { index, value: {}, error: `${where(lineNumber, end)}: ${value.message}` } : { index, value, raw: text };
+          } else {
+            const decoded = decodeJsonRow(bytes, lineStart, stop);
+            row = decoded.error === undefined ? { index, value: decoded.value, raw: decoded.text } : { index, value: {}, error: `${where(lineNumber, end)}: ${decoded.error}` };
+          }
+          if (seekable) row.end = end;
           batch.push(row);
           index++;
           if (batch.length >= options.batchSize) {
@@ -76,6 +87,8 @@ export class JsonlSource implements Source {
     if (batch.length > 0) yield batch;
   }
 }
+
+const NEWLINE = 0x0a;
 
 function where(lineNumber: number | undefined, end: number): string {
   return lineNumber === undefined ? `line ending at byte ${end}` : `line ${lineNumber}`;

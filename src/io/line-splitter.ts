@@ -1,19 +1,22 @@
 /**
- * Splits a byte stream into lines with their byte offsets, faster than split2 (which cannot report
- * offsets): one `indexOf(0x0a)` scan per chunk, no string building across chunk boundaries except
- * for the one line that straddles them. A line's bytes exclude the `\n` and a trailing `\r`.
+ * Cuts a byte stream into blocks of whole lines with their byte offsets, faster than split2 (which
+ * cannot report offsets): a block is one read chunk up to its last `\n`, the partial line at its end
+ * carried into the next block. A block of pure ASCII (most JSONL) is also decoded to one string at
+ * once, so its lines are string slices whose character offsets are byte offsets; other blocks are
+ * decoded line by line from their bytes. A UTF-8 byte order mark at the start is skipped.
  */
+import { isAscii } from "node:buffer";
 
-export interface Line {
-  /** The buffer holding the line's bytes, from `start` to `stop` (exclusive). */
-  buffer: Buffer;
-  start: number;
-  stop: number;
-  /** Absolute byte offset just past the line's `\n` (or the end of the input for the last line). */
-  end: number;
+export interface LineBlock {
+  /** Whole lines: starts at a line's first byte, ends just past a `\n` or at the end of the input. */
+  bytes: Buffer;
+  /** Absolute byte offset of `bytes[0]` in the input. */
+  offset: number;
+  /** `bytes` decoded, when every byte is ASCII (character offsets are then byte offsets). */
+  ascii: string | undefined;
 }
 
-export interface SplitLinesOptions {
+export interface LineBlocksOptions {
   /** Absolute byte offset of the stream's first byte (a seek start). @default 0 */
   offset?: number;
 }
@@ -25,70 +28,61 @@ function hasBom(buffer: Buffer): boolean {
   return buffer.length >= 3 && buffer[0] === 0xef && buffer[1] === 0xbb && buffer[2] === 0xbf;
 }
 
-/** Yields the lines of each chunk as one array (no per-line generator overhead). */
-export async function* splitLines(
-  stream: AsyncIterable<Buffer | string>,
-  options: SplitLinesOptions = {},
-): AsyncGenerator<Line[]> {
+export async function* lineBlocks(stream: AsyncIterable<Buffer | string>, options: LineBlocksOptions = {}): AsyncGenerator<LineBlock> {
   let offset = options.offset ?? 0;
   let checkBom = offset === 0;
+  // The partial line carried over, in pieces (joined once its `\n` arrives: no quadratic copying).
   let pending: Buffer[] = [];
   let pendingLength = 0;
   for await (const piece of stream) {
-    let chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
-    if (checkBom && pendingLength + chunk.length >= 3) {
-      if (pendingLength > 0) {
-        chunk = Buffer.concat([...pending, chunk]);
-        pending = [];
-        pendingLength = 0;
-      }
+    const chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
+    const newline = chunk.lastIndexOf(NEWLINE);
+    if (newline === -1 || (checkBom && pendingLength + chunk.length < 3)) {
+      pending.push(chunk);
+      pendingLength += chunk.length;
+      continue;
+    }
+    let bytes = pendingLength === 0 ? chunk : Buffer.concat([...pending, chunk], pendingLength + chunk.length);
+    const cut = pendingLength + newline + 1;
+    pending = cut < bytes.length ? [bytes.subarray(cut)] : [];
+    pendingLength = bytes.length - cut;
+    bytes = cut < bytes.length ? bytes.subarray(0, cut) : bytes;
+    if (checkBom) {
       checkBom = false;
-      if (hasBom(chunk)) {
-        chunk = chunk.subarray(3);
+      if (hasBom(bytes)) {
+        bytes = bytes.subarray(3);
         offset += 3;
       }
     }
-    const lines: Line[] = [];
-    let position = 0;
-    let newline = chunk.indexOf(NEWLINE, 0);
-    if (newline !== -1 && pendingLength > 0) {
-      // the line that straddles chunks: join its parts once
-      pending.push(chunk.subarray(0, newline));
-      const joined = Buffer.concat(pending, pendingLength + newline);
-      lines.push(makeLine(joined, 0, joined.length, offset + newline + 1));
-      pending = [];
-      pendingLength = 0;
-      position = newline + 1;
-      newline = chunk.indexOf(NEWLINE, position);
-    }
-    while (newline !== -1) {
-      lines.push(makeLine(chunk, position, newline, offset + newline + 1));
-      position = newline + 1;
-      newline = chunk.indexOf(NEWLINE, position);
-    }
-    if (position < chunk.length) {
-      pending.push(chunk.subarray(position));
-      pendingLength += chunk.length - position;
-    }
-    offset += chunk.length;
-    if (lines.length > 0) yield lines;
+    yield block(bytes, offset);
+    offset += bytes.length;
   }
   if (pendingLength > 0) {
-    let joined = Buffer.concat(pending, pendingLength);
-    if (checkBom && hasBom(joined)) joined = joined.subarray(3);
-    yield [makeLine(joined, 0, joined.length, offset)];
+    let bytes = Buffer.concat(pending, pendingLength);
+    if (checkBom && hasBom(bytes)) {
+      bytes = bytes.subarray(3);
+      offset += 3;
+    }
+    if (bytes.length > 0) yield block(bytes, offset);
   }
 }
 
-function makeLine(buffer: Buffer, start: number, stop: number, end: number): Line {
-  const last = stop > start ? buffer[stop - 1] : undefined;
-  return { buffer, start, stop: last === CARRIAGE_RETURN ? stop - 1 : stop, end };
+function block(bytes: Buffer, offset: number): LineBlock {
+  return { bytes, offset, ascii: isAscii(bytes) ? bytes.toString("latin1") : undefined };
 }
 
-/** True when the line holds only spaces and tabs (or nothing): such a line is not a row. */
-export function isBlankLine(line: Line): boolean {
-  for (let index = line.start; index < line.stop; index++) {
-    const byte = line.buffer[index];
+/**
+ * The content end of the line that ends at `newline` (exclusive): before the `\n` and a `\r` before
+ * it. `newline` is the block's length for a last line without one.
+ */
+export function contentEnd(bytes: Buffer, start: number, newline: number): number {
+  return newline > start && bytes[newline - 1] === CARRIAGE_RETURN ? newline - 1 : newline;
+}
+
+/** True when the bytes hold only spaces, tabs and carriage returns (or nothing): such a line is not a row. */
+export function isBlank(bytes: Buffer, start: number, stop: number): boolean {
+  for (let index = start; index < stop; index++) {
+    const byte = bytes[index];
     if (byte !== 0x20 && byte !== 0x09 && byte !== CARRIAGE_RETURN) return false;
   }
   return true;

@@ -7,11 +7,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainetteError } from "../errors.js";
-import { emptyNodeStats, type FailureRecord, type Ledger, type NodeStats } from "../ledger/ledger.js";
+import { emptyNodeStats, type FailureRecord, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
 import { DoneBatch } from "../ledger/done-ranges.js";
 import type { RunEvent } from "./events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
-import { errorLine, FlattenedLines, nodeLine } from "./record-lines.js";
+import { errorLine, RecordLines } from "./record-lines.js";
 import type { NodeRecord, Row, RootRow } from "./row.js";
 import { ShardWriter } from "./shard-writer.js";
 
@@ -47,7 +47,7 @@ class PendingCommit {
 
 export class CommitSink {
   private readonly writers = new Map<string, ShardWriter>();
-  private readonly flattened: FlattenedLines;
+  private readonly lines: RecordLines;
   private readonly flattenedWriter: ShardWriter;
   private readonly errorsWriter: ShardWriter;
   private pending = new PendingCommit();
@@ -62,7 +62,7 @@ export class CommitSink {
   private consumed: Promise<void> | undefined;
 
   constructor(private readonly options: CommitSinkOptions) {
-    this.flattened = new FlattenedLines(options.nodeIds);
+    this.lines = new RecordLines(options.nodeIds);
     const committed = options.ledger.shards();
     for (const dir of [...options.nodeIds, "flattened", "errors"]) {
       const path = options.parquet ? stagingFolder(options.outDir, dir) : join(options.outDir, dir);
@@ -132,7 +132,7 @@ export class CommitSink {
           root.pending = 0;
           if (root.records !== undefined) this.writeRecords(root.records, pending);
           this.writeRecords(leaf.records, pending);
-          this.writeLeaf(leaf, root, pending);
+          this.writeLeaf(leaf, root, pending, root.records === undefined ? leaf.records : undefined);
         } else {
           (root.leaves ??= []).push(leaf);
           (root.records ??= []).push(...leaf.records);
@@ -160,7 +160,7 @@ export class CommitSink {
 
   private writeRecords(records: readonly NodeRecord[], pending: PendingCommit): void {
     for (const record of records) {
-      this.writer(record.node).addLine(nodeLine(record));
+      this.writer(record.node).addLine(this.lines.node(record));
       const stats = pending.node(record.node);
       stats.ok++;
       stats.inputTokens += record.inputTokens;
@@ -171,9 +171,10 @@ export class CommitSink {
     }
   }
 
-  private writeLeaf(leaf: Row, root: RootRow, pending: PendingCommit): void {
+  /** `records`: the leaf's own records, when they are all its outputs (see `RecordLines.flattened`). */
+  private writeLeaf(leaf: Row, root: RootRow, pending: PendingCommit, records?: readonly NodeRecord[]): void {
     if (leaf.state === "active") {
-      this.flattenedWriter.addLine(this.flattened.line(leaf));
+      this.flattenedWriter.addLine(this.lines.flattened(leaf, records));
       pending.counters.ok++;
     } else if (leaf.state === "failed") {
       this.errorsWriter.addLine(errorLine(leaf));
@@ -197,7 +198,10 @@ export class CommitSink {
     this.pending = new PendingCommit();
     const snapshots = [...this.writers.values()].map((writer) => writer.snapshot());
     this.committing = (async () => {
-      const shards = (await Promise.all(snapshots.map((snapshot) => snapshot.sync()))).flat();
+      // One fsync at a time: libuv has four pool threads, and the input's reads must not queue
+      // behind a commit's fsyncs (that stalled the whole pipeline at every commit).
+      const shards: ShardRecord[] = [];
+      for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
       this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes });
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));

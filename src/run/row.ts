@@ -11,6 +11,8 @@ export interface NodeRecord {
   rowId: string;
   output: unknown;
   reasoning?: string;
+  /** This output's part of the flattened record, left here when its own record was written. */
+  flat?: string;
   latencyMs: number;
   inputTokens: number;
   outputTokens: number;

@@ -97,7 +97,7 @@ export class ShardWriter {
       records,
       rolled,
       async sync() {
-        await Promise.all(files.map(async (shard) => (shard.fd === undefined ? undefined : fsyncAsync(shard.fd))));
+        for (const shard of files) if (shard.fd !== undefined) await fsyncAsync(shard.fd);
         for (const shard of toClose) if (shard.fd !== undefined) closeSync(shard.fd);
         if (syncDirectory) fsyncDirectory(folder);
         return records;
