@@ -88,7 +88,7 @@ export class RecordLines {
 
   private fieldKeys(node: string, field: string): FieldKeys {
     let byField = this.keys.get(node);
-    if (byField === undefined) this.keys.set(node, (byField = new Map()));
+    if (byField === undefined) this.keys.set(node, (byField = new Map<string, FieldKeys>()));
     let keys = byField.get(field);
     if (keys === undefined) {
       keys = { own: JSON.stringify(field === "row_id" ? "_row_id" : field), flat: JSON.stringify(`${node}.${field}`) };
