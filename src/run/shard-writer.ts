@@ -71,7 +71,7 @@ export class ShardWriter {
     if (this.broken) throw this.broken;
     if (this.bufferedLines === 0) return;
     if (this.current.lines >= this.maxLines) this.roll();
-    const bytes = Buffer.from(this.buffered);
+    const bytes = encode(this.buffered);
     const lines = this.bufferedLines;
     this.buffered = "";
     this.bufferedLines = 0;
@@ -142,6 +142,20 @@ export class ShardWriter {
     this.broken ??= new ChainetteError("DISK", `cannot write ${join(this.path, shardFileName(shard.seq))}: ${code} (${(error as Error).message}); nothing unsaved was committed, fix the disk and run the same command to resume`, { cause: error });
     return this.broken;
   }
+}
+
+/**
+ * One reusable buffer for encoding a batch's lines: the writes are synchronous, so its bytes are
+ * on their way to the file before it is reused. Encoding into it measured 4-5x faster than
+ * `Buffer.from(text)`, which allocates a new buffer per batch (docs/performance.md).
+ */
+let scratch = Buffer.allocUnsafe(1 << 20);
+
+/** The text's UTF-8 bytes, in the scratch buffer (valid until the next call). */
+function encode(text: string): Buffer {
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes.
+  if (text.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(Math.max(text.length * 3, scratch.length * 2));
+  return scratch.subarray(0, scratch.write(text, 0));
 }
 
 function openShard(seq: number): OpenShard {
