@@ -1,6 +1,10 @@
 /** Number and duration formatting for the terminal. */
+
+/** Made once: `toLocaleString` builds a new formatter on every call (milliseconds each). */
+const counts = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
 export function formatCount(value: number): string {
-  return Math.round(value).toLocaleString("en-US");
+  return counts.format(Math.round(value));
 }
 
 export function formatRate(value: number): string {
