@@ -1,7 +1,8 @@
 import type { z } from "zod";
 import type { RowContext } from "./row-context.js";
 
-export interface ApplyOptions {
+/** `Input`: what the function takes; an `inputModel` must produce it (and, given, lets TypeScript infer it). */
+export interface ApplyOptions<Input = unknown> {
   /** Unique in the chain; names the output folder and the template key. */
   id: string;
   /** @default id */
@@ -12,7 +13,7 @@ export interface ApplyOptions {
    * Validates what reaches the function (the previous output, or the chain input when the apply
    * comes first); a row that does not match is an error record naming the field.
    */
-  inputModel?: z.ZodType;
+  inputModel?: z.ZodType<Input>;
   /** Validates (and documents, for template checks) what the function returns; its parsed output is kept. */
   outputModel?: z.ZodType;
   /** Rows in flight at once when the function is async. @default 64 */
@@ -44,9 +45,13 @@ export interface ApplyNode {
   readonly usesContext: boolean;
 }
 
+/**
+ * `apply((row: Row) => ..., { id })`, or with a model that checks each row first and types the
+ * function's parameter: `apply((row) => row.n + 1, { id, inputModel: z.object({ n: z.number() }) })`.
+ */
 export function apply<Input = never, Output = unknown>(
   fn: ApplyFunction<Input, Output>,
-  options: ApplyOptions,
+  options: ApplyOptions<Input>,
 ): ApplyNode {
   return {
     kind: "apply",
