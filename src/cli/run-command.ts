@@ -120,6 +120,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       concurrency: parseInteger("--concurrency", values.concurrency, 256, 1),
       engineDownTimeoutMs: parseInteger("--engine-down-timeout", values["engine-down-timeout"], 300, 1) * 1000,
       fresh: values.fresh ?? false,
+      countTotal: mode !== "quiet",
       retryErrors: values["retry-errors"] ?? false,
       control,
       source: {

@@ -59,6 +59,11 @@ export interface RunJobOptions {
   engineDownTimeoutMs?: number;
   /** Time between commits. @default 1000 */
   commitIntervalMs?: number;
+  /**
+   * Count a JSONL input's lines in the background so progress has a total (and an ETA). Off for
+   * `--quiet`, which shows no progress: the count would only take time from the run. @default true
+   */
+  countTotal?: boolean;
   control?: RunControl;
 }
 
@@ -120,7 +125,7 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     const done = ledger.done();
     const total = await source.totalRows();
     options.events.emit({ type: "run-start", total, resumedRows: done.count(), nodes: plan.nodes.map((node) => node.id) });
-    if (total === undefined && source.format === "jsonl" && options.input !== "-") {
+    if (total === undefined && options.countTotal !== false && source.format === "jsonl" && options.input !== "-") {
       const limit = options.source?.limit;
       countLines(options.input, control.signal).then(
         (lines) => options.events.emit({ type: "total", total: limit === undefined ? lines : Math.min(lines, limit) }),
