@@ -113,7 +113,7 @@ export class CommitSink {
     } finally {
       clearInterval(this.timer);
       try {
-        await this.commit();
+        await this.commit(true);
       } finally {
         for (const writer of this.writers.values()) writer.close();
       }
@@ -191,17 +191,20 @@ export class CommitSink {
   }
 
   /** Makes everything written so far durable, then records it in the ledger. */
-  async commit(): Promise<void> {
+  /** @param last the pipeline has ended: nothing reads any more, so every file syncs at once */
+  async commit(last = false): Promise<void> {
     while (this.committing) await this.committing;
     const pending = this.pending;
     if (pending.rows.count === 0 || this.poisoned) return;
     this.pending = new PendingCommit();
     const snapshots = [...this.writers.values()].map((writer) => writer.snapshot());
     this.committing = (async () => {
-      // One fsync at a time: libuv has four pool threads, and the input's reads must not queue
-      // behind a commit's fsyncs (that stalled the whole pipeline at every commit).
-      const shards: ShardRecord[] = [];
-      for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
+      // One fsync at a time while the pipeline runs: libuv has four pool threads, and the input's
+      // reads must not queue behind a commit's fsyncs (that stalled the whole pipeline at every commit).
+      const shards: ShardRecord[] = last
+        ? (await Promise.all(snapshots.map((snapshot) => snapshot.sync(true)))).flat()
+        : [];
+      if (!last) for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
       this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes });
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));

@@ -7,14 +7,19 @@
  * thread pool) and returns the shard records the ledger may then commit. With `--format parquet`
  * the folder is the hidden staging folder (see `parquet-sealer.ts`).
  */
-import { closeSync, fsync, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsyncSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { crc32 } from "node:zlib";
 import { ChainetteError } from "../errors.js";
 import type { ShardRecord } from "../ledger/ledger.js";
 
-const fsyncAsync = promisify(fsync);
+/**
+ * Shard bytes are made durable with fdatasync: it flushes the data and the size an append changed,
+ * not the timestamps, and measured ~5% faster than fsync on a 1M-row run (a new file's name is
+ * made durable by fsyncing its folder). SQLite does the same on Linux.
+ */
+const datasyncAsync = promisify(fdatasync);
 
 export function shardFileName(seq: number, extension = "jsonl"): string {
   return `${String(seq).padStart(3, "0")}.${extension}`;
@@ -32,7 +37,8 @@ export interface ShardSnapshot {
   readonly records: ShardRecord[];
   /** The records of shards that rolled over: complete, nothing more is appended to them. */
   readonly rolled: ShardRecord[];
-  sync(): Promise<ShardRecord[]>;
+  /** @param parallel sync every file at once (when nothing else needs the thread pool) */
+  sync(parallel?: boolean): Promise<ShardRecord[]>;
 }
 
 export class ShardWriter {
@@ -96,8 +102,10 @@ export class ShardWriter {
     return {
       records,
       rolled,
-      async sync() {
-        for (const shard of files) if (shard.fd !== undefined) await fsyncAsync(shard.fd);
+      async sync(parallel = false) {
+        const open = files.flatMap((shard) => (shard.fd === undefined ? [] : [shard.fd]));
+        if (parallel) await Promise.all(open.map((fd) => datasyncAsync(fd)));
+        else for (const fd of open) await datasyncAsync(fd);
         for (const shard of toClose) if (shard.fd !== undefined) closeSync(shard.fd);
         if (syncDirectory) fsyncDirectory(folder);
         return records;
