@@ -62,16 +62,16 @@ export class JsonlSource implements Source {
             continue;
           }
           const end = offset + Math.min(position, bytes.length);
+          const at = seekable ? end : undefined;
           let row: SourceRow;
           if (ascii !== undefined) {
             const text = ascii.slice(lineStart, stop);
             const value = parseJsonRow(text);
-            row = value instanceof RowDecodeError ? { index, value: {}, error: `${where(lineNumber, end)}: ${value.message}` } : { index, value, raw: text };
+            row = value instanceof RowDecodeError ? { index, value: {}, end: at, error: `${where(lineNumber, end)}: ${value.message}` } : { index, value, raw: text, end: at };
           } else {
             const decoded = decodeJsonRow(bytes, lineStart, stop);
-            row = decoded.error === undefined ? { index, value: decoded.value, raw: decoded.text } : { index, value: {}, error: `${where(lineNumber, end)}: ${decoded.error}` };
+            row = decoded.error === undefined ? { index, value: decoded.value, raw: decoded.text, end: at } : { index, value: {}, end: at, error: `${where(lineNumber, end)}: ${decoded.error}` };
           }
-          if (seekable) row.end = end;
           batch.push(row);
           index++;
           if (batch.length >= options.batchSize) {

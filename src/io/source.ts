@@ -15,7 +15,7 @@ export interface SourceRow {
    */
   raw?: string;
   /** Byte offset just past this row in the (uncompressed) file, when the format is seekable. */
-  end?: number;
+  end?: number | undefined;
   /** Set when the row could not be decoded; `value` is then `{}`. */
   error?: string;
 }

@@ -23,7 +23,14 @@ export function executeApply(plan: ApplyPlan, row: Row, runtime: NodeRuntime): R
     return rows;
   };
   const result = applyOne(plan, row);
-  return result instanceof Promise ? result.then(report) : report(result);
+  return result instanceof Promise ? result.then((applied) => report(rowsOf(applied))) : report(rowsOf(result));
+}
+
+/** What an apply leaves of one row: the row itself (mapped, failed or filtered), or its fan-out children. */
+type Applied = Row | Row[];
+
+function rowsOf(applied: Applied): Row[] {
+  return Array.isArray(applied) ? applied : [applied];
 }
 
 /**
@@ -33,8 +40,12 @@ export function executeApply(plan: ApplyPlan, row: Row, runtime: NodeRuntime): R
  */
 export async function executeApplyBatch(plan: ApplyPlan, rows: readonly Row[], runtime: NodeRuntime): Promise<Row[]> {
   const started = performance.now();
-  let out: Row[] = [];
-  let waiting: Promise<Row[]>[] | undefined;
+  const out: Row[] = [];
+  const add = (applied: Applied): void => {
+    if (!Array.isArray(applied)) out.push(applied);
+    else for (const child of applied) out.push(child);
+  };
+  let waiting: Promise<Applied>[] | undefined;
   for (const row of rows) {
     if (row.state !== "active") {
       out.push(row);
@@ -42,10 +53,9 @@ export async function executeApplyBatch(plan: ApplyPlan, rows: readonly Row[], r
     }
     const result = applyOne(plan, row);
     if (result instanceof Promise) (waiting ??= []).push(result);
-    else if (result.length === 1) out.push(result[0] as Row);
-    else out = out.concat(result);
+    else add(result);
   }
-  if (waiting) for (const rowsOut of await Promise.all(waiting)) out = out.concat(rowsOut);
+  if (waiting) for (const applied of await Promise.all(waiting)) add(applied);
   const latencyMs = (performance.now() - started) / Math.max(1, rows.length);
   const counts = { ok: 0, failed: 0, filtered: 0 };
   for (const row of out) {
@@ -60,36 +70,36 @@ export async function executeApplyBatch(plan: ApplyPlan, rows: readonly Row[], r
 }
 
 /** Calls the function on one row; no clock, no events. */
-function applyOne(plan: ApplyPlan, row: Row): Row[] | Promise<Row[]> {
+function applyOne(plan: ApplyPlan, row: Row): Applied | Promise<Applied> {
   const inputProblem = checkInput(plan.node.inputModel, row.previous, plan.id, "apply");
-  if (inputProblem !== undefined) return [failRow(row, inputProblem)];
+  if (inputProblem !== undefined) return failRow(row, inputProblem);
   let result: unknown;
   try {
     result = plan.node.usesContext ? plan.node.fn(row.previous as never, row.context) : plan.node.fn(row.previous as never, undefined as never);
   } catch (error) {
-    return [fail(row, plan, error)];
+    return fail(row, plan, error);
   }
   if (result instanceof Promise) {
     return result.then(
       (value: unknown) => settle(plan, row, value),
-      (error: unknown) => [fail(row, plan, error)],
+      (error: unknown) => fail(row, plan, error),
     );
   }
   return settle(plan, row, result);
 }
 
-function settle(plan: ApplyPlan, row: Row, value: unknown): Row[] {
+function settle(plan: ApplyPlan, row: Row, value: unknown): Applied {
   const id = plan.id;
-  if (value === null || value === undefined) return [filterRow(row, id)];
+  if (value === null || value === undefined) return filterRow(row, id);
   if (plan.node.fanOut) {
     if (!Array.isArray(value)) {
-      return [failRow(row, { node: id, type: "APPLY_FAILED", message: `fanOut apply returned ${typeof value}, expected an array`, attempts: 1 })];
+      return failRow(row, { node: id, type: "APPLY_FAILED", message: `fanOut apply returned ${typeof value}, expected an array`, attempts: 1 });
     }
-    if (value.length === 0) return [filterRow(row, id)];
+    if (value.length === 0) return filterRow(row, id);
     const items: unknown[] = [];
     for (const item of value) {
       const checked = validate(plan, item);
-      if (!checked.ok) return [failRow(row, checked.failure)];
+      if (!checked.ok) return failRow(row, checked.failure);
       items.push(checked.value);
     }
     const children = fanOutRow(row, id, items);
@@ -99,13 +109,13 @@ function settle(plan: ApplyPlan, row: Row, value: unknown): Row[] {
   let output: unknown = value;
   if (plan.node.outputModel !== undefined) {
     const checked = validate(plan, value);
-    if (!checked.ok) return [failRow(row, checked.failure)];
+    if (!checked.ok) return failRow(row, checked.failure);
     output = checked.value;
   }
   row.setOutput(id, output);
   row.previous = output;
   row.records.push({ node: id, rowId: row.id, output, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
-  return [row];
+  return row;
 }
 
 /** Checks an output against the node's `outputModel`; the value kept is zod's parsed output. */
