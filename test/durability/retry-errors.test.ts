@@ -31,8 +31,10 @@ describe("--retry-errors", () => {
     writeFileSync(input, questionLines(rows));
     const out = join(work, "out");
     const env = { SIM_URL: simulator.url };
-    // Every third request is answered with a 500 it cannot retry past: those rows fail.
-    simulator.setFaults({ http500: 0.3 });
+    // About a third of the requests are answered 429 with no retries allowed: those rows fail. (Not
+    // 500s: three in a row mark the endpoint down, and calls that wait out a down endpoint go again,
+    // so how many rows fail would depend on timing.)
+    simulator.setFaults({ http429: 0.3 });
     const first = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet", "--max-lines-per-file", "40"], { env: { ...env, SIM_MAX_RETRIES: "0" } });
     expect(first.code, first.stderr).toBe(0);
     const failed = readShards(out, "errors").length;
