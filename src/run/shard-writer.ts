@@ -8,6 +8,7 @@
  * the folder is the hidden staging folder (see `parquet-sealer.ts`).
  */
 import { closeSync, fdatasync, fsyncSync, openSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { crc32 } from "node:zlib";
@@ -107,7 +108,7 @@ export class ShardWriter {
         if (parallel) await Promise.all(open.map((fd) => datasyncAsync(fd)));
         else for (const fd of open) await datasyncAsync(fd);
         for (const shard of toClose) if (shard.fd !== undefined) closeSync(shard.fd);
-        if (syncDirectory) fsyncDirectory(folder);
+        if (syncDirectory) await fsyncDirectoryAsync(folder);
         return records;
       },
     };
@@ -168,6 +169,16 @@ function encode(text: string): Buffer {
 
 function openShard(seq: number): OpenShard {
   return { seq, lines: 0, bytes: 0, crc: 0, fd: undefined };
+}
+
+/** Makes a folder's new entries durable, on the thread pool (a folder fsync commits the file system's journal). */
+async function fsyncDirectoryAsync(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 export function fsyncDirectory(path: string): void {
