@@ -3,6 +3,7 @@
  * for line splitting, see MEASUREMENTS.md), optional gunzip, optional seek start.
  */
 import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ChainetteError } from "../errors.js";
@@ -27,6 +28,32 @@ export function openByteStream(path: string, options: ByteStreamOptions = {}): A
   const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
   pipeline(raw, gunzip, () => undefined);
   return gunzip;
+}
+
+/**
+ * A plain file's bytes in `CHUNK_BYTES` chunks from `start`, with the next read already in flight
+ * while the caller works on the current chunk. A read stream only reads again once its buffer has
+ * drained, so a pipeline that keeps up with it waits on every read: 5-8% of an apply-only run.
+ */
+export async function* readFileChunks(path: string, start = 0): AsyncGenerator<Buffer> {
+  const handle = await open(path, "r");
+  const readAt = (position: number): Promise<{ bytesRead: number; buffer: Buffer }> => handle.read(Buffer.allocUnsafe(CHUNK_BYTES), 0, CHUNK_BYTES, position);
+  let next: Promise<{ bytesRead: number; buffer: Buffer }> | undefined = readAt(start);
+  try {
+    let position = start;
+    for (;;) {
+      const { bytesRead, buffer } = await next;
+      next = undefined;
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      next = readAt(position);
+      yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    // The reader may stop early (a limit, a stop): let the read in flight finish before closing.
+    await next?.catch(() => undefined);
+    await handle.close();
+  }
 }
 
 /** Turns a read failure into the one clear input error, naming the path and what was expected. */

@@ -4,7 +4,7 @@
  * IS a row, with `error` naming the line and the problem. Plain files report `end` byte offsets,
  * and a resume with `from.offset` seeks there; otherwise skipped lines are counted, never parsed.
  */
-import { inputReadError, openByteStream } from "./byte-stream.js";
+import { inputReadError, openByteStream, readFileChunks } from "./byte-stream.js";
 import { fingerprintFiles } from "./input-fingerprint.js";
 import { decodeJsonRow, parseJsonRow, RowDecodeError } from "./json-row.js";
 import { contentEnd, isBlank, lineBlocks } from "./line-splitter.js";
@@ -38,11 +38,9 @@ export class JsonlSource implements Source {
     const seekable = this.#path !== "-" && !this.#options.gzip;
     const seek = seekable && from.offset !== undefined && from.row > 0;
     const start = seek ? (from.offset ?? 0) : 0;
-    const stream = openByteStream(this.#path, {
-      start,
-      gzip: this.#options.gzip,
-      ...(this.#options.stdin ? { stdin: this.#options.stdin } : {}),
-    });
+    const stream = seekable
+      ? readFileChunks(this.#path, start)
+      : openByteStream(this.#path, { gzip: this.#options.gzip, ...(this.#options.stdin ? { stdin: this.#options.stdin } : {}) });
     let index = seek ? from.row : 0;
     let lineNumber = seek ? undefined : 0;
     let batch: SourceRow[] = [];
