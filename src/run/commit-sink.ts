@@ -214,6 +214,11 @@ export class CommitSink {
     })();
     try {
       await this.committing;
+    } catch (error) {
+      // The shards may now hold synced bytes of rows the ledger does not call done: a later commit
+      // would cover them with a committed length, and a resume would write those rows again.
+      this.poisoned = true;
+      throw error;
     } finally {
       this.committing = undefined;
     }
