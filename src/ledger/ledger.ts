@@ -47,6 +47,14 @@ export interface CommitData {
   counters: Readonly<Record<string, number>>;
   /** Increments of each node's stats. */
   nodes: ReadonlyMap<string, NodeStats>;
+  /** Filtered leaves of roots that also have a failed leaf, by the node that filtered them. */
+  filteredSiblings?: readonly FilteredSiblings[];
+}
+
+export interface FilteredSiblings {
+  root: number;
+  node: string;
+  count: number;
 }
 
 export function emptyNodeStats(): NodeStats {
@@ -139,12 +147,26 @@ export class Ledger {
       for (const f of data.failures) this.statements.failure.run(f.rowId, f.root, f.node, f.type, f.message, f.attempts, f.status ?? null);
       for (const [key, value] of Object.entries(data.counters)) if (value !== 0) this.statements.counter.run(key, value);
       for (const [node, delta] of data.nodes) this.mergeNodeStats(node, delta);
+      if (data.filteredSiblings !== undefined && data.filteredSiblings.length > 0) {
+        const insert = this.db.prepare("INSERT INTO filtered_siblings (root, node, count) VALUES (?, ?, ?) ON CONFLICT (root, node) DO UPDATE SET count = count + excluded.count");
+        for (const { root, node, count } of data.filteredSiblings) insert.run(root, node, count);
+      }
     });
     try {
       transaction();
     } catch (error) {
       throw new ChainetteError("LEDGER", `ledger commit failed: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** The filtered leaves recorded for these failed roots, summed by node. */
+  filteredSiblings(roots: readonly number[]): Map<string, number> {
+    const select = this.db.prepare("SELECT node, count FROM filtered_siblings WHERE root = ?");
+    const byNode = new Map<string, number>();
+    for (const root of roots) {
+      for (const { node, count } of select.all(root) as { node: string; count: number }[]) byNode.set(node, (byNode.get(node) ?? 0) + count);
+    }
+    return byNode;
   }
 
   /**
@@ -162,7 +184,11 @@ export class Ledger {
       for (const [start, end, offset] of this.doneRows.above()) this.statements.insertRange.run(start, end, offset);
       this.statements.progress.run({ row: this.doneRows.watermark, offset: this.doneRows.watermarkOffset });
       const forget = this.db.prepare("DELETE FROM failures WHERE root = ?");
-      for (const root of change.roots) forget.run(root);
+      const forgetFiltered = this.db.prepare("DELETE FROM filtered_siblings WHERE root = ?");
+      for (const root of change.roots) {
+        forget.run(root);
+        forgetFiltered.run(root);
+      }
       for (const [key, value] of Object.entries(change.counters)) if (value !== 0) this.statements.counter.run(key, value);
       for (const [node, delta] of change.nodes) this.mergeNodeStats(node, delta);
     });

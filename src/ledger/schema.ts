@@ -1,5 +1,5 @@
 /** The ledger's versioned schema. Bump `SCHEMA_VERSION` and add a migration when it changes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS failures (
   attempts INTEGER NOT NULL,
   status   INTEGER
 );
+-- v2. Filtered leaves of root rows that also have a failed leaf (only a fan-out makes both):
+-- --retry-errors redoes the whole root, so these leave the counts with it.
+CREATE TABLE IF NOT EXISTS filtered_siblings (
+  root  INTEGER NOT NULL,
+  node  TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (root, node)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL

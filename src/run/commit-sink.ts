@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainetteError } from "../errors.js";
-import { emptyNodeStats, type FailureRecord, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
+import { emptyNodeStats, type FailureRecord, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
 import { DoneBatch } from "../ledger/done-ranges.js";
 import type { RunEvent } from "./events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
@@ -35,6 +35,7 @@ export interface CommitSinkOptions {
 class PendingCommit {
   rows = new DoneBatch();
   failures: FailureRecord[] = [];
+  filteredSiblings: FilteredSiblings[] = [];
   counters = { rows_in: 0, ok: 0, failed: 0, filtered: 0, input_tokens: 0, output_tokens: 0 };
   nodes = new Map<string, NodeStats>();
 
@@ -139,6 +140,7 @@ export class CommitSink {
           if (--root.pending > 0) continue;
           this.writeRecords(root.records, pending);
           for (const done of root.leaves) this.writeLeaf(done, root, pending);
+          this.noteFilteredSiblings(root, root.leaves, pending);
         }
         pending.rows.push(root.index, root.end);
         pending.counters.rows_in++;
@@ -169,6 +171,14 @@ export class CommitSink {
       pending.counters.input_tokens += record.inputTokens;
       pending.counters.output_tokens += record.outputTokens;
     }
+  }
+
+  /** A root with a failed leaf is redone whole by --retry-errors: its filtered leaves must be known then. */
+  private noteFilteredSiblings(root: RootRow, leaves: readonly Row[], pending: PendingCommit): void {
+    if (!leaves.some((leaf) => leaf.state === "failed")) return;
+    const byNode = new Map<string, number>();
+    for (const leaf of leaves) if (leaf.state === "filtered") byNode.set(leaf.filteredBy ?? "", (byNode.get(leaf.filteredBy ?? "") ?? 0) + 1);
+    for (const [node, count] of byNode) pending.filteredSiblings.push({ root: root.index, node, count });
   }
 
   /** `records`: the leaf's own records, when they are all its outputs (see `RecordLines.flattened`). */
@@ -205,7 +215,7 @@ export class CommitSink {
         ? (await Promise.all(snapshots.map((snapshot) => snapshot.sync(true)))).flat()
         : [];
       if (!last) for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
-      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes });
+      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings });
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));
       this.lastCommit = performance.now();
@@ -234,6 +244,7 @@ export class CommitSink {
     const into = this.pending;
     into.rows.append(from.rows);
     into.failures.push(...from.failures);
+    into.filteredSiblings.push(...from.filteredSiblings);
     for (const key of Object.keys(from.counters) as (keyof PendingCommit["counters"])[]) into.counters[key] += from.counters[key];
     for (const [node, stats] of from.nodes) {
       const target = into.node(node);

@@ -49,7 +49,15 @@ export function forgetFailedRows(outDir: string, ledger: Ledger, maxLinesPerFile
     stats.failed--;
     nodes.set(failure.node, stats);
   }
-  const counters = { rows_in: -roots.size, ok: -(report.removed.flattened ?? 0), failed: -(report.removed.errors ?? 0) };
+  // Leaves that were filtered beside a failed one (fan-out) are redone with their root too.
+  let filtered = 0;
+  for (const [node, count] of ledger.filteredSiblings([...roots])) {
+    const stats = nodes.get(node) ?? emptyNodeStats();
+    stats.filtered -= count;
+    nodes.set(node, stats);
+    filtered += count;
+  }
+  const counters = { rows_in: -roots.size, ok: -(report.removed.flattened ?? 0), failed: -(report.removed.errors ?? 0), filtered: -filtered };
   ledger.forgetFailures({ roots: [...roots], folders: rewritten, counters, nodes });
   for (const path of oldFiles) unlinkSync(path);
   return report;

@@ -58,4 +58,23 @@ describe("--retry-errors", () => {
     expect(summary.rows.failed).toBe(0);
     expect(summary.rows.ok).toBe(readShards(out, "flattened").length);
   }, 60_000);
+  it("takes the filtered leaves of a redone fan-out root out of the counts with it", async () => {
+    const rows = 50;
+    const input = join(work, "numbers.jsonl");
+    writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n })}\n`).join(""));
+    const out = join(work, "fanout");
+    const chain = "test/fixtures/chains/fanout-partial-chain.ts";
+    const first = await runCli(["run", chain, "-i", input, "-o", out, "--quiet"], { env: { FAIL_PART_ONE: "1" } });
+    expect(first.code, first.stderr).toBe(0);
+    const before = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { rows: Record<string, number> };
+    expect(before.rows).toMatchObject({ in: rows, ok: rows, failed: rows, filtered: rows });
+
+    const retried = await runCli(["run", chain, "-i", input, "-o", out, "--quiet", "--retry-errors"], { env: {} });
+    expect(retried.code, retried.stderr).toBe(0);
+    const after = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { rows: Record<string, number>; nodes: Record<string, Record<string, number>> };
+    expect(after.rows).toMatchObject({ in: rows, ok: 2 * rows, failed: 0, filtered: rows });
+    expect(after.nodes.check).toMatchObject({ ok: 2 * rows, failed: 0, filtered: rows });
+    expect(readShards(out, "flattened")).toHaveLength(2 * rows);
+    expect(readShards(out, "errors")).toHaveLength(0);
+  }, 60_000);
 });
