@@ -104,27 +104,48 @@ interface AttemptOutcome {
   error?: unknown;
 }
 
+/** The whole-attempt deadline passed: a transport failure like a socket timeout, so it is retried. */
+class AttemptTimeoutError extends Error {
+  readonly code = "ETIMEDOUT";
+
+  constructor(timeoutMs: number) {
+    super(`no complete answer within timeoutMs ${timeoutMs}`);
+    this.name = "AttemptTimeoutError";
+  }
+}
+
+/**
+ * One request: `timeoutMs` bounds the whole attempt, headers and body, on a timer of our own
+ * (undici's header and body timeouts tick once a second, and its body timeout is between chunks).
+ */
 async function attemptOnce(options: SendOptions, endpoint: Endpoint): Promise<AttemptOutcome> {
   const { signal } = options;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new AttemptTimeoutError(options.timeoutMs)), options.timeoutMs);
   try {
     const response = await endpoint.pool.request({
       method: "POST",
       path: endpoint.path(options.path),
       headers: options.headers,
       body: options.body,
+      // Kept as a backstop, and so undici's own 300 s defaults never cut a longer timeoutMs short.
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
-      signal,
+      signal: signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]),
     });
     const body = await response.body.text();
     const status = response.statusCode;
     return { status, body, reason: `HTTP ${status}`, retryAfter: response.headers["retry-after"] };
   } catch (error) {
     if (signal?.aborted === true) throw signal.reason;
+    if (deadline.signal.aborted) {
+      const timeout = deadline.signal.reason as AttemptTimeoutError;
+      return { status: undefined, body: timeout.code, reason: `TIMEOUT: ${timeout.message}`, retryAfter: undefined, error: timeout };
+    }
     const code = transportErrorCode(error) ?? (error instanceof Error ? error.message : String(error));
-    const reason = /TIMEOUT/.test(code) ? `${code} (timeoutMs ${options.timeoutMs})` : code;
-    return { status: undefined, body: code, reason, retryAfter: undefined, error };
+    return { status: undefined, body: code, reason: code, retryAfter: undefined, error };
   } finally {
+    clearTimeout(timer);
     options.endpoints.release(endpoint);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A tiny real HTTP server on loopback port 0 for engine tests: it records every request (method,
  * path, headers, parsed body) and answers with whatever the test's handler says, including
- * "reset the connection" and "answer late". GET requests are health probes: recorded apart and
+ * "reset the connection", "answer late" and "answer slowly". GET requests are health probes: recorded apart and
  * answered by `options.probe` (200 by default). It can stop and start again on the same port, to
  * play an endpoint that goes down and comes back.
  */
@@ -16,7 +16,15 @@ export interface RecordedRequest {
 }
 
 export type Answer =
-  | { status?: number; json?: unknown; text?: string; headers?: Record<string, string>; delayMs?: number }
+  | {
+      status?: number;
+      json?: unknown;
+      text?: string;
+      headers?: Record<string, string>;
+      delayMs?: number;
+      /** Send the headers at once, then the body in `chunks` pieces `everyMs` apart. */
+      trickle?: { chunks: number; everyMs: number };
+    }
   | "reset";
 
 export type Handler = (request: RecordedRequest, index: number) => Answer | Promise<Answer>;
@@ -115,7 +123,15 @@ export async function startTestServer(handler: Handler, options: TestServerOptio
       if (response.destroyed) return;
       const text = reply.text ?? (reply.json === undefined ? "" : JSON.stringify(reply.json));
       response.writeHead(reply.status ?? 200, { "content-type": "application/json", ...reply.headers });
-      response.end(text);
+      if (reply.trickle !== undefined) {
+        const size = Math.ceil(text.length / reply.trickle.chunks);
+        response.flushHeaders();
+        for (let at = 0; at < text.length && !response.destroyed; at += size) {
+          response.write(text.slice(at, at + size));
+          await new Promise((resolve) => setTimeout(resolve, reply.trickle?.everyMs));
+        }
+      }
+      if (!response.destroyed) response.end(reply.trickle === undefined ? text : undefined);
     } finally {
       state.inFlight -= 1;
     }

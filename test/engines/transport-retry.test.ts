@@ -76,6 +76,16 @@ describe("retryable failures", () => {
     expect(result).toMatchObject({ text: "on time", attempts: 2 });
     expect(events[0]).toMatchObject({ type: "request-retry", reason: expect.stringContaining("TIMEOUT") as unknown });
   });
+
+  it("bounds the whole attempt by timeoutMs, a body that keeps trickling in included", async () => {
+    // Every gap (150 ms) is under timeoutMs, so only a deadline on the whole attempt cuts it.
+    const target = await setup((_request, index) => (index === 0 ? { ...chatCompletion("too slow"), trickle: { chunks: 8, everyMs: 150 } } : chatCompletion("on time")), {
+      timeoutMs: 400,
+    });
+    const result = await target.generate(request);
+    expect(result).toMatchObject({ text: "on time", attempts: 2 });
+    expect(events[0]).toMatchObject({ type: "request-retry", reason: "TIMEOUT: no complete answer within timeoutMs 400" });
+  });
 });
 
 describe("failures that end the request", () => {
