@@ -37,7 +37,9 @@ const args = (out: string): string[] => ["run", chainFile, "-i", input, "-o", ou
 describe("crash and resume", () => {
   it("loses and repeats no row across repeated SIGKILLs", async () => {
     const reference = join(work, "reference");
+    const started = performance.now();
     const clean = await runCli(args(reference), { env });
+    const cleanMs = performance.now() - started;
     expect(clean.code, clean.stderr).toBe(0);
     const expected = checkExactlyOnce(reference, nodes);
 
@@ -51,7 +53,9 @@ describe("crash and resume", () => {
     for (let attempt = 0; attempt < 12 && !completed; attempt++) {
       const { child, done } = startCli(args(out), { env });
       if (kills < 4) {
-        const delay = 700 + Math.floor(random() * 1500);
+        // Somewhere in the first 15-65% of an uninterrupted run's time (start-up included), so the
+        // first attempt, a whole run, is always killed however fast this machine is today.
+        const delay = Math.floor(cleanMs * (0.15 + random() * 0.5));
         const timer = setTimeout(() => child.kill("SIGKILL"), delay);
         const result = await done;
         clearTimeout(timer);
