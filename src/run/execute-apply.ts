@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ApplyPlan } from "../core/plan.js";
+import type { RowContext } from "../core/row-context.js";
 import { failRow, fanOutRow, filterRow, type Row, type RowFailure } from "./row.js";
 import { checkInput } from "./check-input.js";
 import type { NodeRuntime } from "./node-runtime.js";
@@ -75,7 +76,9 @@ function applyOne(plan: ApplyPlan, row: Row): Applied | Promise<Applied> {
   if (inputProblem !== undefined) return failRow(row, inputProblem);
   let result: unknown;
   try {
-    result = plan.node.usesContext ? plan.node.fn(row.previous as never, row.context) : plan.node.fn(row.previous as never, undefined as never);
+    // A function of one parameter cannot read the context: it is not built for it (see ApplyNode).
+    const fn = plan.node.fn as (input: unknown, context?: RowContext) => unknown;
+    result = plan.node.usesContext ? fn(row.previous, row.context) : fn(row.previous);
   } catch (error) {
     return fail(row, plan, error);
   }
