@@ -2,7 +2,7 @@
  * Opens an input file (or stdin) as a stream of byte chunks: 64 KB reads (faster than larger ones
  * for line splitting, see MEASUREMENTS.md), optional gunzip, optional seek start.
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -23,7 +23,8 @@ export function openByteStream(path: string, options: ByteStreamOptions = {}): A
   const raw: NodeJS.ReadableStream =
     path === "-"
       ? (options.stdin ?? process.stdin)
-      : createReadStream(path, { start: options.start ?? 0, highWaterMark: CHUNK_BYTES });
+      : // No `start` unless seeking: a start makes every read positional, which a pipe refuses (ESPIPE).
+        createReadStream(path, { ...(options.start ? { start: options.start } : {}), highWaterMark: CHUNK_BYTES });
   if (options.gzip !== true) return raw as AsyncIterable<Buffer>;
   const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
   pipeline(raw, gunzip, () => undefined);
@@ -53,6 +54,20 @@ export async function* readFileChunks(path: string, start = 0): AsyncGenerator<B
     // The reader may stop early (a limit, a stop): let the read in flight finish before closing.
     await next?.catch(() => undefined);
     await handle.close();
+  }
+}
+
+/**
+ * True for a regular file, which can be read at any offset. False for "-", a named pipe, a process
+ * substitution (`-i <(zcat rows.jsonl.gz)`) or a device: those are read once, front to back, like
+ * stdin (no byte offsets, no head sniffing, no line count).
+ */
+export function isSeekableFile(path: string): boolean {
+  if (path === "-") return false;
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 

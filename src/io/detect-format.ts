@@ -40,6 +40,13 @@ export async function detectFormat(input: string, split: string | undefined): Pr
   const gzip = name.endsWith(".gz");
   const extension = (gzip ? name.slice(0, -3) : name).split(".").at(-1) ?? "";
   const byExtension = EXTENSIONS[extension];
+  if (!info.isFile()) {
+    // A pipe (`-i <(zcat rows.jsonl.gz)`, a FIFO, /dev/stdin): read once, so no head to sniff.
+    if (byExtension === "parquet" || byExtension === "arrow") {
+      throw new ChainetteError("INPUT_UNREADABLE", `${input} is not a regular file, and ${byExtension} input must be read at any offset; write it to a file first`);
+    }
+    return { format: byExtension ?? "jsonl", path: input, gzip };
+  }
   const head = gzip ? "" : await readHead(input);
   if (byExtension === "parquet" || byExtension === "arrow") return { format: byExtension, files: [input] };
   if (byExtension === "json" && head.trimStart().startsWith("{")) return { format: "jsonl", path: input, gzip };

@@ -10,7 +10,8 @@ const SAMPLE_BYTES = 64 * 1024;
 
 export async function fingerprintFiles(input: string, format: string, files: readonly string[]): Promise<InputFingerprint> {
   const entries: InputFingerprint["files"] = [];
-  for (const path of files) entries.push(await fingerprintFile(path));
+  // A pipe has no size or content to sample without consuming it: it is identified by its path.
+  for (const path of files) if ((await stat(path)).isFile()) entries.push(await fingerprintFile(path));
   return { path: input, format, files: entries };
 }
 

@@ -3,7 +3,7 @@
  * whole. Each element is a row; one that is not an object, or not valid JSON, is a row error. Plain
  * files report `end` offsets and a resume seeks past the last done element.
  */
-import { inputReadError, openByteStream } from "./byte-stream.js";
+import { inputReadError, isSeekableFile, openByteStream } from "./byte-stream.js";
 import { fingerprintFiles } from "./input-fingerprint.js";
 import { splitJsonArray } from "./json-array-splitter.js";
 import { decodeJsonRow } from "./json-row.js";
@@ -29,7 +29,8 @@ export class JsonArraySource implements Source {
   }
 
   async *read(from: SourcePosition, options: { batchSize: number; signal?: AbortSignal }): AsyncGenerator<SourceRow[]> {
-    const seek = !this.#gzip && from.offset !== undefined && from.row > 0;
+    const seekable = !this.#gzip && isSeekableFile(this.#path);
+    const seek = seekable && from.offset !== undefined && from.row > 0;
     const stream = openByteStream(this.#path, { start: seek ? (from.offset ?? 0) : 0, gzip: this.#gzip });
     let index = seek ? from.row : 0;
     let batch: SourceRow[] = [];
@@ -42,7 +43,7 @@ export class JsonArraySource implements Source {
               decoded.error === undefined
                 ? { index, value: decoded.value }
                 : { index, value: {}, error: `array element ${index} (ending at byte ${element.end}): ${decoded.error}` };
-            if (!this.#gzip) row.end = element.end;
+            if (seekable) row.end = element.end;
             batch.push(row);
             if (batch.length >= options.batchSize) {
               yield batch;

@@ -4,7 +4,7 @@
  * IS a row, with `error` naming the line and the problem. Plain files report `end` byte offsets,
  * and a resume with `from.offset` seeks there; otherwise skipped lines are counted, never parsed.
  */
-import { inputReadError, openByteStream, readFileChunks } from "./byte-stream.js";
+import { inputReadError, isSeekableFile, openByteStream, readFileChunks } from "./byte-stream.js";
 import { fingerprintFiles } from "./input-fingerprint.js";
 import { decodeJsonRow, parseJsonRow, RowDecodeError } from "./json-row.js";
 import { contentEnd, isBlank, lineBlocks } from "./line-splitter.js";
@@ -35,7 +35,7 @@ export class JsonlSource implements Source {
   }
 
   async *read(from: SourcePosition, options: { batchSize: number; signal?: AbortSignal }): AsyncGenerator<SourceRow[]> {
-    const seekable = this.#path !== "-" && !this.#options.gzip;
+    const seekable = !this.#options.gzip && isSeekableFile(this.#path);
     const seek = seekable && from.offset !== undefined && from.row > 0;
     const start = seek ? (from.offset ?? 0) : 0;
     const stream = seekable

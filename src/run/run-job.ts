@@ -11,6 +11,7 @@ import { buildPlan, type ChainPlan } from "../core/plan.js";
 import { checkServedModel } from "../engines/check-served-model.js";
 import type { EngineConfig } from "../engines/engine.js";
 import { ChainetteError } from "../errors.js";
+import { isSeekableFile } from "../io/byte-stream.js";
 import { countLines } from "../io/count-lines.js";
 import { openSource } from "../io/open-source.js";
 import type { OpenSourceOptions } from "../io/source.js";
@@ -125,7 +126,8 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     const done = ledger.done();
     const total = await source.totalRows();
     options.events.emit({ type: "run-start", total, resumedRows: done.count(), nodes: plan.nodes.map((node) => node.id) });
-    if (total === undefined && options.countTotal !== false && source.format === "jsonl" && options.input !== "-") {
+    // Counting reads the whole file: never a pipe, which would lose those bytes to the count.
+    if (total === undefined && options.countTotal !== false && source.format === "jsonl" && isSeekableFile(options.input)) {
       const limit = options.source?.limit;
       countLines(options.input, control.signal).then(
         (lines) => options.events.emit({ type: "total", total: limit === undefined ? lines : Math.min(lines, limit) }),

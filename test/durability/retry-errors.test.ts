@@ -64,7 +64,7 @@ describe("--retry-errors", () => {
     writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n })}\n`).join(""));
     const out = join(work, "fanout");
     const chain = "test/fixtures/chains/fanout-partial-chain.ts";
-    const first = await runCli(["run", chain, "-i", input, "-o", out, "--quiet"], { env: { FAIL_PART_ONE: "1" } });
+    const first = await runCli(["run", chain, "-i", input, "-o", out, "--quiet"], { env: { FAIL_FROM: "0" } });
     expect(first.code, first.stderr).toBe(0);
     const before = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { rows: Record<string, number> };
     expect(before.rows).toMatchObject({ in: rows, ok: rows, failed: rows, filtered: rows });
