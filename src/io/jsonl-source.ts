@@ -45,14 +45,25 @@ export class JsonlSource implements Source {
     let lineNumber = seek ? undefined : 0;
     let batch: SourceRow[] = [];
     try {
-      for await (const { bytes, offset, ascii } of lineBlocks(stream, { offset: start })) {
+      for await (const { bytes, offset, text, ascii } of lineBlocks(stream, { offset: start })) {
+        // Two cursors over the same lines: bytes (for offsets) and characters (for slices of `text`).
         let position = 0;
+        let character = 0;
         while (position < bytes.length) {
-          const found = ascii === undefined ? bytes.indexOf(NEWLINE, position) : ascii.indexOf("\n", position);
+          const found = ascii ? (text as string).indexOf("\n", position) : bytes.indexOf(NEWLINE, position);
           const newline = found === -1 ? bytes.length : found;
           const stop = contentEnd(bytes, position, newline);
           const lineStart = position;
           position = newline + 1;
+          let sliceStart = lineStart;
+          let sliceStop = stop;
+          if (text !== undefined && !ascii) {
+            const foundCharacter = text.indexOf("\n", character);
+            const characterNewline = foundCharacter === -1 ? text.length : foundCharacter;
+            sliceStart = character;
+            sliceStop = characterNewline - (newline - stop);
+            character = characterNewline + 1;
+          }
           if (lineNumber !== undefined) lineNumber++;
           if (isBlank(bytes, lineStart, stop)) continue;
           if (index < from.row) {
@@ -62,10 +73,10 @@ export class JsonlSource implements Source {
           const end = offset + Math.min(position, bytes.length);
           const at = seekable ? end : undefined;
           let row: SourceRow;
-          if (ascii !== undefined) {
-            const text = ascii.slice(lineStart, stop);
-            const value = parseJsonRow(text);
-            row = value instanceof RowDecodeError ? { index, value: {}, end: at, error: `${where(lineNumber, end)}: ${value.message}` } : { index, value, raw: text, end: at };
+          if (text !== undefined) {
+            const raw = text.slice(sliceStart, sliceStop);
+            const value = parseJsonRow(raw);
+            row = value instanceof RowDecodeError ? { index, value: {}, end: at, error: `${where(lineNumber, end)}: ${value.message}` } : { index, value, raw, end: at };
           } else {
             const decoded = decodeJsonRow(bytes, lineStart, stop);
             row = decoded.error === undefined ? { index, value: decoded.value, raw: decoded.text, end: at } : { index, value: {}, end: at, error: `${where(lineNumber, end)}: ${decoded.error}` };

@@ -1,19 +1,22 @@
 /**
  * Cuts a byte stream into blocks of whole lines with their byte offsets, faster than split2 (which
  * cannot report offsets): a block is one read chunk up to its last `\n`, the partial line at its end
- * carried into the next block. A block of pure ASCII (most JSONL) is also decoded to one string at
- * once, so its lines are string slices whose character offsets are byte offsets; other blocks are
- * decoded line by line from their bytes. A UTF-8 byte order mark at the start is skipped.
+ * carried into the next block. A block of valid UTF-8 is also decoded to one string at once, so its
+ * lines are string slices (in pure ASCII, the common case, character offsets are byte offsets); a
+ * block with invalid UTF-8 is left to be decoded line by line, so each bad line is its own error.
+ * A UTF-8 byte order mark at the start is skipped.
  */
-import { isAscii } from "node:buffer";
+import { isAscii, isUtf8 } from "node:buffer";
 
 export interface LineBlock {
   /** Whole lines: starts at a line's first byte, ends just past a `\n` or at the end of the input. */
   bytes: Buffer;
   /** Absolute byte offset of `bytes[0]` in the input. */
   offset: number;
-  /** `bytes` decoded, when every byte is ASCII (character offsets are then byte offsets). */
-  ascii: string | undefined;
+  /** `bytes` decoded, unless they hold invalid UTF-8. A newline is one byte and one character. */
+  text: string | undefined;
+  /** Every byte is ASCII: character offsets in `text` are byte offsets. */
+  ascii: boolean;
 }
 
 export interface LineBlocksOptions {
@@ -68,7 +71,11 @@ export async function* lineBlocks(stream: AsyncIterable<Buffer | string>, option
 }
 
 function block(bytes: Buffer, offset: number): LineBlock {
-  return { bytes, offset, ascii: isAscii(bytes) ? bytes.toString("latin1") : undefined };
+  if (isAscii(bytes)) return { bytes, offset, text: bytes.toString("latin1"), ascii: true };
+  const text = bytes.toString("utf8");
+  // Invalid UTF-8 decodes to U+FFFD; a real U+FFFD in the data is valid UTF-8 and keeps the block.
+  if (text.includes("\uFFFD") && !isUtf8(bytes)) return { bytes, offset, text: undefined, ascii: false };
+  return { bytes, offset, text, ascii: false };
 }
 
 /**

@@ -4,17 +4,21 @@ import { describe, expect, it } from "vitest";
 import { contentEnd, lineBlocks } from "../../src/io/line-splitter.js";
 
 /** Every line of the blocks, as its content bytes and the absolute offset just past it. */
-async function linesOf(chunks: Buffer[], offset: number): Promise<{ text: string; end: number; ascii: boolean }[]> {
-  const lines: { text: string; end: number; ascii: boolean }[] = [];
+async function linesOf(chunks: Buffer[], offset: number): Promise<{ text: string; end: number; decoded: "ascii" | "utf8" | "per line" }[]> {
+  const lines: { text: string; end: number; decoded: "ascii" | "utf8" | "per line" }[] = [];
   for await (const block of lineBlocks(Readable.from(chunks, { objectMode: true }), { offset })) {
+    // The block's text, where it has one, split at its newlines: one line per line of bytes.
+    const texts = block.text?.split("\n");
     let position = 0;
+    let line = 0;
     while (position < block.bytes.length) {
       const found = block.bytes.indexOf(0x0a, position);
       const newline = found === -1 ? block.bytes.length : found;
       const stop = contentEnd(block.bytes, position, newline);
-      const text = block.ascii === undefined ? block.bytes.toString("utf8", position, stop) : block.ascii.slice(position, stop);
+      const fromText = texts?.[line++]?.replace(/\r$/, "");
+      const text = fromText ?? block.bytes.toString("utf8", position, stop);
       position = newline + 1;
-      lines.push({ text, end: block.offset + Math.min(position, block.bytes.length), ascii: block.ascii !== undefined });
+      lines.push({ text, end: block.offset + Math.min(position, block.bytes.length), decoded: block.text === undefined ? "per line" : block.ascii ? "ascii" : "utf8" });
     }
   }
   return lines;
@@ -60,8 +64,10 @@ describe("lineBlocks", () => {
     );
   });
 
-  it("decodes pure ASCII blocks to one string and leaves other blocks to be decoded line by line", async () => {
-    const lines = await linesOf([Buffer.from('{"a":1}\n{"a":2}\n'), Buffer.from('{"a":"é"}\n')], 0);
-    expect(lines.map((line) => line.ascii)).toEqual([true, true, false]);
+  it("decodes a block of valid UTF-8 at once, and leaves a block with invalid UTF-8 to be decoded line by line", async () => {
+    const invalid = Buffer.from([0x7b, 0x7d, 0xff, 0x0a]);
+    const lines = await linesOf([Buffer.from('{"a":1}\n{"a":2}\n'), Buffer.from('{"a":"é"}\n{"b":"\uFFFD"}\n'), invalid], 0);
+    expect(lines.map((line) => line.decoded)).toEqual(["ascii", "ascii", "utf8", "utf8", "per line"]);
+    expect(lines[3]?.text).toBe('{"b":"\uFFFD"}');
   });
 });
