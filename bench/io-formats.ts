@@ -1,6 +1,6 @@
 /**
- * Input/output format throughput: rows/s and peak RSS for reading 1M JSONL rows (against a
- * split2 + JSON.parse baseline measured in the same run), reading a 1M-row ZSTD Parquet file, and
+ * Input/output format throughput: rows/s and peak RSS for reading 1M JSONL rows, ASCII and
+ * multilingual (each against a split2 + JSON.parse baseline measured in the same run), reading a 1M-row ZSTD Parquet file, and
  * writing 1M rows to Parquet shards. Each case runs in its own process so its peak RSS is its own.
  *
  *   node --import tsx bench/io-formats.ts [rows]      (inputs are generated into .bench-data/)
@@ -17,6 +17,8 @@ import { writeParquetShard } from "../src/io/parquet-writer.js";
 const DATA = join(import.meta.dirname, "../.bench-data");
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const JSONL = join(DATA, `rows-${ROWS}.jsonl`);
+/** The same shape of rows in French, German, Chinese and Japanese: every read block is non-ASCII. */
+const MULTILINGUAL = join(DATA, `multilingual-${ROWS}.jsonl`);
 const PARQUET = join(DATA, `rows-${ROWS}.parquet`);
 const SHARD_ROWS = 100_000;
 
@@ -27,6 +29,12 @@ const cases: Record<string, () => Promise<number>> = {
     return rows;
   },
   "JSONL source (openSource, batches of 256)": () => countRows(JSONL),
+  "multilingual JSONL baseline: split2 + JSON.parse": async () => {
+    let rows = 0;
+    for await (const line of createReadStream(MULTILINGUAL).pipe(split2())) if ((line as string).length > 0 && JSON.parse(line as string)) rows++;
+    return rows;
+  },
+  "multilingual JSONL source (openSource, batches of 256)": () => countRows(MULTILINGUAL),
   "Parquet source, ZSTD (hyparquet)": () => countRows(PARQUET),
   "Parquet shards written, 100k rows each (hyparquet-writer)": async () => {
     const columns = [
@@ -68,6 +76,15 @@ async function generateInputs(): Promise<void> {
       lines.push(JSON.stringify({ id: index, text, topic: topics[index % 5], score: (index % 1000) / 10, tags: ["t1", "t2"], meta: { source: "bench" } }));
     }
     writeFileSync(JSONL, lines.join("\n") + "\n");
+  }
+  if (!existsSync(MULTILINGUAL)) {
+    const words = ["données", "流式处理", "東京", "naïve", "résumé", "Straße", "日本語", "batch", "token", "registre"];
+    const lines: string[] = [];
+    for (let index = 0; index < ROWS; index++) {
+      const text = Array.from({ length: 20 }, (_, k) => words[(index * 7 + k * 3) % words.length]).join(" ");
+      lines.push(JSON.stringify({ id: index, text, score: (index % 1000) / 10 }));
+    }
+    writeFileSync(MULTILINGUAL, lines.join("\n") + "\n");
   }
   if (!existsSync(PARQUET)) {
     const connection = await (await DuckDBInstance.create(":memory:")).connect();
