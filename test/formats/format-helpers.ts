@@ -8,7 +8,7 @@ export const hfFixtures = path("smollm2-customs-parquet");
 export const arrowFixture = path("synthetic-sensitive-data-arrow");
 
 function path(name: string): string {
-  return resolve(repoRoot, "../shared/fixtures/hf", name);
+  return resolve(repoRoot, "fixtures/hf", name);
 }
 
 /** The records sorted by `row_id` read as a number (fan-out ids "12.0" sort after "12"). */

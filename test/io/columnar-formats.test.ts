@@ -9,7 +9,7 @@ import { readAll } from "./read-all.js";
 import { useTempFolder } from "./temp-folder.js";
 
 const file = useTempFolder("columnar");
-const HF_ARROW = join(import.meta.dirname, "../../../shared/fixtures/hf/synthetic-sensitive-data-arrow");
+const HF_ARROW = join(import.meta.dirname, "../../fixtures/hf/synthetic-sensitive-data-arrow");
 
 const typedSelect = `SELECT i AS id, 9007199254740993::BIGINT + i AS big, TIMESTAMP '2024-01-02 03:04:05' + INTERVAL (i) SECOND AS ts,
   DATE '2024-01-02' AS day, '\\x00\\xFF'::BLOB AS bin, {'a': 'x' || i, 'b': [i, i + 1]} AS st,

@@ -6,7 +6,7 @@ import { openSource } from "../../src/io/open-source.js";
 import { duckdbRows } from "./duckdb-query.js";
 import { readAll } from "./read-all.js";
 
-const HF = join(import.meta.dirname, "../../../shared/fixtures/hf");
+const HF = join(import.meta.dirname, "../../fixtures/hf");
 const PARQUET = join(HF, "smollm2-customs-parquet");
 const ARROW = join(HF, "synthetic-sensitive-data-arrow");
 
