@@ -1,0 +1,12 @@
+/**
+ * Credentials inside any URL of a text (a command-line argument such as
+ * `--endpoint fast=https://user:secret@host/v1?api-key=...`, or a whole stored command line)
+ * replaced by `REDACTED`, URL by URL, with `displayUrl`. Applying it twice changes nothing more.
+ */
+import { displayUrl } from "./display-url.js";
+
+const URL_PATTERN = /\bhttps?:\/\/[^\s"'<>`]+/gi;
+
+export function redactUrls(text: string): string {
+  return text.replace(URL_PATTERN, (url) => displayUrl(url));
+}
