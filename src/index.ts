@@ -25,7 +25,7 @@ export {
   type GenerateResult,
 } from "./engines/index.js";
 export { openSource } from "./io/open-source.js";
-export type { Source, SourceRow, SourcePosition, InputFingerprint, OpenSourceOptions } from "./io/source.js";
+export type { Source, SourceRow, SourcePosition, InputFingerprint, InputFileFingerprint, OpenSourceOptions } from "./io/source.js";
 export { runJob, type RunJobOptions, type RunJobResult } from "./run/run-job.js";
 export { RunEvents, type RunEvent, type RunListener, type RunStatus } from "./run/events.js";
 export { RunControl } from "./run/run-control.js";

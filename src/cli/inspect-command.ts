@@ -6,9 +6,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { redactUrls } from "../engines/redact-urls.js";
 import { ChainetteError } from "../errors.js";
 import { Ledger } from "../ledger/ledger.js";
-import type { RunSummary } from "../run/summary.js";
+import { REDACTED_NOTE, type RunSummary } from "../run/summary.js";
 import { EXIT } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 
@@ -37,7 +38,9 @@ export function inspectCommand(argv: string[]): number {
       sessions: sessions.map((s) => ({ started_at: s.started_at, status: s.status, rows: s.rows, wall_ms: s.wall_ms })),
       nodes: Object.fromEntries(nodes.map(([node, stats]) => [node, { ok: stats.ok, failed: stats.failed, filtered: stats.filtered, p50_ms: stats.latency.quantile(0.5), p99_ms: stats.latency.quantile(0.99) }])),
       errors: ledger.failureGroups(),
-      resume_command: summary?.resume_command ?? null,
+      // Redacted again: a summary.json written before invocations were redacted may hold a credential.
+      resume_command: summary === undefined ? null : redactUrls(summary.resume_command),
+      resume_note: summary?.resume_note ?? (summary !== undefined && redactUrls(summary.resume_command) !== summary.resume_command ? REDACTED_NOTE : null),
     };
     if (values.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -56,7 +59,10 @@ export function inspectCommand(argv: string[]): number {
       out.push("  errors:");
       for (const group of report.errors) out.push(`    ${group.node} ${group.type}: ${formatCount(group.count)} (e.g. row ${group.sampleRowId}: ${group.sample.slice(0, 160)})`);
     }
-    if (!complete && report.resume_command) out.push(`  resume with: ${report.resume_command}`);
+    if (!complete && report.resume_command) {
+      out.push(`  resume with: ${report.resume_command}`);
+      if (report.resume_note) out.push(`  (${report.resume_note})`);
+    }
     process.stdout.write(`${out.join("\n")}\n`);
     return EXIT.ok;
   } finally {

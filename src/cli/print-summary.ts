@@ -1,4 +1,5 @@
 import { inspect } from "node:util";
+import { redactUrls } from "../engines/redact-urls.js";
 import { isChainetteError } from "../errors.js";
 import type { RunSummary } from "../run/summary.js";
 import { formatCount, formatDuration } from "./format.js";
@@ -17,5 +18,8 @@ export function printSummary(summary: RunSummary, outDir: string, error: unknown
     const message = isChainetteError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : inspect(error);
     process.stderr.write(`error: ${message}\n`);
   }
-  if (summary.status !== "complete") out.write(`  resume with: ${summary.resume_command}\n`);
+  if (summary.status !== "complete") {
+    out.write(`  resume with: ${redactUrls(summary.resume_command)}\n`);
+    if (summary.resume_note) out.write(`  (${summary.resume_note})\n`);
+  }
 }

@@ -59,8 +59,11 @@ export class SelectedSource implements Source {
     return total === undefined || limit === undefined ? total : Math.min(total, limit);
   }
 
-  fingerprint(): Promise<InputFingerprint> {
-    return this.#inner.fingerprint();
+  /** The inner source's, plus `--columns`: the same file read through another selection gives other rows. */
+  async fingerprint(): Promise<InputFingerprint> {
+    const inner = await this.#inner.fingerprint();
+    const { columns } = this.#options;
+    return columns === undefined ? inner : { ...inner, columns: columns.map((column) => ({ name: column.name, from: column.from })) };
   }
 
   async *read(from: SourcePosition, options: { batchSize: number; signal?: AbortSignal }): AsyncGenerator<SourceRow[]> {

@@ -28,11 +28,23 @@ export interface SourcePosition {
 }
 
 export interface InputFingerprint {
-  /** The input as the user named it (path or "-"). */
+  /** 2 since identities stopped holding mtimes; absent in ledgers written before. */
+  version?: 2;
+  /** The input as the user named it (path or "-"): shown, and compared only for a pipe or stdin. */
   path: string;
   format: string;
-  /** Size, mtime and a hash of the head and tail of each file: cheap, catches real changes. */
-  files: { path: string; size: number; mtimeMs: number; sample: string }[];
+  /** `--columns`, when given: output name <- input name. It changes every row, so it is compared. */
+  columns?: { name: string; from: string }[];
+  /** Each regular file of the input (none for a pipe or stdin). */
+  files: InputFileFingerprint[];
+}
+
+export interface InputFileFingerprint {
+  /** The file's real path: relative paths and symlinks resolved. */
+  path: string;
+  size: number;
+  /** A hash of the file's bytes: all of them, or sampled blocks of a large file (input-fingerprint.ts). */
+  sample: string;
 }
 
 export interface Source {

@@ -1,20 +1,103 @@
 /**
- * What makes earlier results valid: the chain (each node's fingerprint), the input's fingerprint,
- * and the output format. A resume with a different identity is refused, naming what changed.
+ * What makes earlier results valid: everything that changes what a row's output is. The chain (each
+ * node's fingerprint: prompts, schemas, sampling, code, the engine's name), what each engine a step
+ * uses brings to its replies (backend, model, dtype, reasoning), the input's bytes and `--columns`,
+ * and the output format. Nothing else: endpoints and API keys (hosts move), concurrency, timeouts,
+ * retries, batch size, shard size and `--limit` may change between sessions. A resume with a
+ * different identity is refused, naming what changed.
  */
+import { realpath } from "node:fs/promises";
 import type { ChainPlan } from "../core/plan.js";
-import type { InputFingerprint } from "../io/source.js";
+import type { EngineConfig } from "../engines/engine.js";
+import { ChainetteError } from "../errors.js";
+import { headTailSample } from "../io/input-fingerprint.js";
+import type { InputFileFingerprint, InputFingerprint } from "../io/source.js";
+import type { Ledger } from "../ledger/ledger.js";
+
+/** The fields of an engine that change its replies to the same request. */
+export const ENGINE_IDENTITY_FIELDS = ["backend", "model", "dtype", "enableReasoning", "reasoningParser"] as const;
+
+export type EngineIdentity = Pick<EngineConfig, (typeof ENGINE_IDENTITY_FIELDS)[number]>;
 
 export interface RunIdentity {
   chain: string;
   chainFingerprint: string;
   nodes: Record<string, string>;
+  /** Each engine a step uses. Absent in ledgers written before engines were part of the identity. */
+  engines?: Record<string, EngineIdentity>;
   input: InputFingerprint;
   format: string;
 }
 
-export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: string): RunIdentity {
-  return { chain: plan.name, chainFingerprint: plan.fingerprint, nodes: Object.fromEntries(plan.nodes.map((node) => [node.id, node.fingerprint])), input, format };
+export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: string, engines: readonly EngineConfig[] = []): RunIdentity {
+  const used = new Set(plan.nodes.flatMap((node) => (node.kind === "step" ? [node.engineName] : [])));
+  const engineIdentities: Record<string, EngineIdentity> = {};
+  for (const engine of engines) if (used.has(engine.name)) engineIdentities[engine.name] = engineIdentity(engine);
+  return {
+    chain: plan.name,
+    chainFingerprint: plan.fingerprint,
+    nodes: Object.fromEntries(plan.nodes.map((node) => [node.id, node.fingerprint])),
+    engines: engineIdentities,
+    input,
+    format,
+  };
+}
+
+function engineIdentity(engine: EngineConfig): EngineIdentity {
+  const identity: Partial<Record<keyof EngineIdentity, unknown>> = {};
+  for (const field of ENGINE_IDENTITY_FIELDS) if (engine[field] !== undefined) identity[field] = engine[field];
+  return identity as EngineIdentity;
+}
+
+/**
+ * Compares this run's identity with the one the ledger holds (records it on a first run), and
+ * throws `RUN_CHANGED` naming every difference. A ledger written before identity version 2 (paths
+ * as typed, mtimes, no engines, no `--columns`) is compared compatibly and then upgraded.
+ */
+export async function checkRunIdentity(ledger: Ledger, identity: RunIdentity): Promise<void> {
+  const stored = ledger.getMeta<RunIdentity>("identity");
+  if (stored === undefined) {
+    ledger.setMeta("identity", identity);
+    return;
+  }
+  const earlier = await upgradeIdentity(stored, identity);
+  const changes = identityChanges(earlier, identity);
+  if (changes.length > 0) {
+    throw new ChainetteError(
+      "RUN_CHANGED",
+      `the OUTDIR holds a run whose results this run cannot reuse:\n${changes.map((change) => `  - ${change}`).join("\n")}\nRun with --fresh to discard it, or pick another OUTDIR.`,
+    );
+  }
+  if (earlier !== stored) ledger.setMeta("identity", identity);
+}
+
+/**
+ * A stored identity in today's terms. An old one (no `input.version`) recorded each file by the
+ * path as typed, its mtime and a hash of its first and last 64 KB: a file whose real path, size and
+ * that hash still match counts as unchanged (its mtime does not matter any more); what it did not
+ * record (engines, `--columns`) is taken as this run's, since that run did not check it either.
+ */
+export async function upgradeIdentity(stored: RunIdentity, now: RunIdentity): Promise<RunIdentity> {
+  if (stored.input.version === 2) return stored;
+  const files = await Promise.all(stored.input.files.map((file) => upgradeFile(file, now.input.files)));
+  const input: InputFingerprint = { version: 2, path: stored.input.path, format: stored.input.format, files };
+  if (now.input.columns !== undefined) input.columns = now.input.columns;
+  return { ...stored, engines: stored.engines ?? now.engines ?? {}, input };
+}
+
+async function upgradeFile(old: InputFileFingerprint, current: readonly InputFileFingerprint[]): Promise<InputFileFingerprint> {
+  let real: string;
+  try {
+    real = await realpath(old.path);
+  } catch {
+    return { path: old.path, size: old.size, sample: `v1:${old.sample}` };
+  }
+  const match = current.find((file) => file.path === real);
+  if (match !== undefined && match.size === old.size) {
+    const now = await headTailSample(real);
+    if (now.size === old.size && now.sample === old.sample) return match;
+  }
+  return { path: real, size: old.size, sample: `v1:${old.sample}` };
 }
 
 /** Human-readable differences that invalidate earlier results; empty when the run may resume. */
@@ -23,12 +106,65 @@ export function identityChanges(before: RunIdentity, now: RunIdentity): string[]
   for (const [id, fingerprint] of Object.entries(now.nodes)) {
     const earlier = before.nodes[id];
     if (earlier === undefined) changes.push(`node \`${id}\` is new`);
-    else if (earlier !== fingerprint) changes.push(`node \`${id}\` changed (prompt, schema, engine, sampling or code)`);
+    else if (earlier !== fingerprint) changes.push(`node \`${id}\` changed (prompt, schema, engine name, sampling or code)`);
   }
   for (const id of Object.keys(before.nodes)) if (!(id in now.nodes)) changes.push(`node \`${id}\` was removed`);
   if (changes.length === 0 && before.chainFingerprint !== now.chainFingerprint) changes.push("the chain's structure (order, branches or joins) changed");
+  changes.push(...engineChanges(before.engines ?? {}, now.engines ?? {}));
   if (before.format !== now.format) changes.push(`the output format changed from ${before.format} to ${now.format}`);
-  if (before.input.path !== now.input.path) changes.push(`the input changed from ${before.input.path} to ${now.input.path}`);
-  else if (JSON.stringify(before.input.files) !== JSON.stringify(now.input.files)) changes.push(`the input ${now.input.path} changed (size, modification time or content)`);
+  changes.push(...inputChanges(before.input, now.input));
   return changes;
+}
+
+/** Engines both runs use; an engine only one of them uses shows as a changed node. */
+function engineChanges(before: Record<string, EngineIdentity>, now: Record<string, EngineIdentity>): string[] {
+  const changes: string[] = [];
+  for (const [name, engine] of Object.entries(now)) {
+    const earlier = before[name];
+    if (earlier === undefined) continue;
+    for (const field of ENGINE_IDENTITY_FIELDS) {
+      if (earlier[field] !== engine[field]) changes.push(`engine \`${name}\` ${field} changed from ${show(earlier[field])} to ${show(engine[field])}`);
+    }
+  }
+  return changes;
+}
+
+function inputChanges(before: InputFingerprint, now: InputFingerprint): string[] {
+  const changes: string[] = [];
+  const columnsBefore = columnsText(before.columns);
+  const columnsNow = columnsText(now.columns);
+  if (columnsBefore !== columnsNow) changes.push(`--columns changed from ${columnsBefore} to ${columnsNow}`);
+  if (before.files.length === 0 && now.files.length === 0) {
+    // Pipes and stdin: nothing to sample, only the name to go by.
+    if (before.path !== now.path) changes.push(`the input changed from ${before.path} to ${now.path}`);
+    return changes;
+  }
+  const pathsBefore = before.files.map((file) => file.path);
+  const pathsNow = now.files.map((file) => file.path);
+  if (pathsBefore.join("\n") !== pathsNow.join("\n")) {
+    changes.push(`the input changed from ${listPaths(pathsBefore, before.path)} to ${listPaths(pathsNow, now.path)}`);
+    return changes;
+  }
+  before.files.forEach((file, position) => {
+    const current = now.files[position];
+    if (current === undefined) return;
+    if (current.size !== file.size) changes.push(`the input ${current.path} changed (${file.size} bytes then, ${current.size} now)`);
+    else if (current.sample !== file.sample) changes.push(`the input ${current.path} changed (same size, different content)`);
+  });
+  return changes;
+}
+
+function columnsText(columns: InputFingerprint["columns"]): string {
+  if (columns === undefined) return "(all columns)";
+  return `\`${columns.map((column) => (column.name === column.from ? column.name : `${column.name}=${column.from}`)).join(",")}\``;
+}
+
+function listPaths(paths: readonly string[], named: string): string {
+  if (paths.length === 0) return named;
+  if (paths.length <= 3) return paths.join(", ");
+  return `${paths.slice(0, 3).join(", ")} and ${paths.length - 3} more files`;
+}
+
+function show(value: EngineIdentity[keyof EngineIdentity]): string {
+  return value === undefined ? "(unset)" : String(value);
 }

@@ -10,6 +10,7 @@ import type { Chain } from "../core/chain.js";
 import { buildPlan, type ChainPlan } from "../core/plan.js";
 import { checkServedModel } from "../engines/check-served-model.js";
 import type { EngineConfig } from "../engines/engine.js";
+import { redactUrls } from "../engines/redact-urls.js";
 import { ChainetteError } from "../errors.js";
 import { isSeekableFile } from "../io/byte-stream.js";
 import { countLines } from "../io/count-lines.js";
@@ -25,10 +26,10 @@ import { shardColumnsOf } from "./parquet-shard-columns.js";
 import { recoverShards } from "./recover-shards.js";
 import { forgetFailedRows } from "./retry-errors.js";
 import { RunControl } from "./run-control.js";
-import { identityChanges, runIdentity, type RunIdentity } from "./run-identity.js";
+import { checkRunIdentity, runIdentity } from "./run-identity.js";
 import { sourceRows } from "./source-rows.js";
 import { buildStages, connectStages } from "./stages.js";
-import { buildSummary, type RunSummary } from "./summary.js";
+import { buildSummary, REDACTED_NOTE, type RunSummary } from "./summary.js";
 import { writeJsonAtomic } from "./write-json-atomic.js";
 
 export interface RunJobOptions {
@@ -37,7 +38,10 @@ export interface RunJobOptions {
   outDir: string;
   engines: readonly EngineConfig[];
   events: RunEvents;
-  /** The command line, for graph.json and the resume hint. */
+  /**
+   * The command line, for graph.json and the resume hint. Credentials inside URLs in it (an
+   * `--endpoint NAME=https://user:key@host`) are redacted before it is stored or shown.
+   */
   invocation: readonly string[];
   /**
    * `parquet`: shards are `NNN.parquet` with columns typed from the output schemas, staged as JSONL
@@ -83,13 +87,15 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const plan = buildPlan(options.chain, { engineNames: new Set(options.engines.map((engine) => engine.name)) });
   const source = await openSource(options.input, options.source ?? {});
   const inputFingerprint = await source.fingerprint();
-  const identity = runIdentity(plan, inputFingerprint, format);
+  const identity = runIdentity(plan, inputFingerprint, format, options.engines);
+  const invocation = options.invocation.map(redactUrls);
+  const redacted = invocation.some((part, position) => part !== options.invocation[position]);
 
   prepareOutDir(options.outDir, plan, options.fresh ?? false);
   const ledger = Ledger.open(join(options.outDir, "ledger.sqlite"));
   try {
     // A refused resume leaves the OUTDIR exactly as it was: no session, no summary rewritten.
-    checkIdentity(ledger, identity);
+    await checkRunIdentity(ledger, identity);
   } catch (error) {
     ledger.close();
     throw error;
@@ -113,7 +119,7 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     const parquet = format === "parquet" ? new ParquetSealer(options.outDir, ledger, shardColumnsOf(plan)) : undefined;
     // Shards an earlier session committed whole but did not seal (a crash, or rows since): seal them now.
     await parquet?.sealCommitted(maxLinesPerFile);
-    writeJsonAtomic(join(options.outDir, "graph.json"), graphJson(plan, { engines: options.engines, invocation: options.invocation, input: inputFingerprint, format }));
+    writeJsonAtomic(join(options.outDir, "graph.json"), graphJson(plan, { engines: options.engines, invocation, input: inputFingerprint, format }));
 
     engines = createPlanEngines(plan, options.engines, {
       defaultConcurrency: options.concurrency ?? 256,
@@ -182,8 +188,9 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     }
   }
   const wallMs = performance.now() - started;
-  const resumeCommand = options.invocation.filter((part) => part !== "--fresh").join(" ");
-  const summary = buildSummary(ledger, { chain: plan.name, status, complete: status === "complete", resumeCommand, sessionWallMs: wallMs, sessionRows });
+  const resumeCommand = invocation.filter((part) => part !== "--fresh").join(" ");
+  const resumeNote = redacted ? REDACTED_NOTE : undefined;
+  const summary = buildSummary(ledger, { chain: plan.name, status, complete: status === "complete", resumeCommand, resumeNote, sessionWallMs: wallMs, sessionRows });
   // On a full disk these can fail too; the ledger already holds every commit, so report and go on.
   try {
     writeJsonAtomic(join(options.outDir, "summary.json"), summary);
@@ -195,18 +202,6 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   }
   options.events.emit({ type: "run-end", status });
   return failure === undefined ? { status, summary } : { status, summary, error: failure };
-}
-
-function checkIdentity(ledger: Ledger, identity: RunIdentity): void {
-  const earlier = ledger.getMeta<RunIdentity>("identity");
-  if (earlier === undefined) {
-    ledger.setMeta("identity", identity);
-    return;
-  }
-  const changes = identityChanges(earlier, identity);
-  if (changes.length > 0) {
-    throw new ChainetteError("RUN_CHANGED", `the OUTDIR holds a run whose results this run cannot reuse:\n${changes.map((change) => `  - ${change}`).join("\n")}\nRun with --fresh to discard it, or pick another OUTDIR.`);
-  }
 }
 
 function prepareOutDir(outDir: string, plan: ChainPlan, fresh: boolean): void {

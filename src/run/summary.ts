@@ -2,6 +2,9 @@
 import type { Ledger } from "../ledger/ledger.js";
 import type { RunStatus } from "./events.js";
 
+/** Said with a resume command whose URLs lost their credentials: as printed, it cannot run. */
+export const REDACTED_NOTE = "credentials in URLs were replaced by REDACTED: give those arguments (e.g. --endpoint NAME=URL) again as first typed";
+
 export interface RunSummary {
   chain: string;
   status: RunStatus;
@@ -12,11 +15,14 @@ export interface RunSummary {
   rows_per_second: number;
   sessions: number;
   nodes: Record<string, { ok: number; failed: number; filtered: number; input_tokens: number; output_tokens: number; latency_ms: { p50: number; p90: number; p99: number } }>;
+  /** The command that resumes the run, with credentials in URLs redacted. */
   resume_command: string;
+  /** Set when `resume_command` was redacted, saying what to give again; `null` otherwise. */
+  resume_note: string | null;
   updated_at: string;
 }
 
-export function buildSummary(ledger: Ledger, fields: { chain: string; status: RunStatus; complete: boolean; resumeCommand: string; sessionWallMs: number; sessionRows: number }): RunSummary {
+export function buildSummary(ledger: Ledger, fields: { chain: string; status: RunStatus; complete: boolean; resumeCommand: string; resumeNote?: string | undefined; sessionWallMs: number; sessionRows: number }): RunSummary {
   const counters = ledger.counters();
   const sessions = ledger.sessions();
   const pastWall = sessions.reduce((sum, session) => sum + session.wall_ms, 0);
@@ -40,6 +46,7 @@ export function buildSummary(ledger: Ledger, fields: { chain: string; status: Ru
     sessions: sessions.length,
     nodes,
     resume_command: fields.resumeCommand,
+    resume_note: fields.resumeNote ?? null,
     updated_at: new Date().toISOString(),
   };
 }
