@@ -1,9 +1,13 @@
 import { inspect } from "node:util";
 import { isChainetteError } from "../errors.js";
 import type { RunSummary } from "../run/summary.js";
+import { resumableAsIs } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 
-/** The few lines a person reads when the run ends (stdout), and the way to resume when it did not finish. */
+/**
+ * The few lines a person reads when the run ends (stdout), and the way to resume when it did not
+ * finish and the same command can resume it (otherwise the error says what to run instead).
+ */
 export function printSummary(summary: RunSummary, outDir: string, error: unknown): void {
   const out = process.stdout;
   const { rows, tokens } = summary;
@@ -17,5 +21,5 @@ export function printSummary(summary: RunSummary, outDir: string, error: unknown
     const message = isChainetteError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : inspect(error);
     process.stderr.write(`error: ${message}\n`);
   }
-  if (summary.status !== "complete") out.write(`  resume with: ${summary.resume_command}\n`);
+  if (summary.status !== "complete" && resumableAsIs(error)) out.write(`  resume with: ${summary.resume_command}\n`);
 }
