@@ -2,8 +2,8 @@
  * One process at a time holds an OUTDIR. The lock is an OS file lock, so the kernel drops it when
  * the holder dies (SIGKILL, OOM, power cut): a dead holder never blocks a resume, and a reused pid
  * or another host's pid means nothing. It is taken through SQLite on the empty file `OUTDIR/.lock`
- * (`locking_mode=EXCLUSIVE`, then `BEGIN EXCLUSIVE; ROLLBACK`, which keeps the lock and writes
- * nothing): SQLite's unix VFS tracks locks per file, so two connections in one process conflict as
+ * (`locking_mode=EXCLUSIVE`, `journal_mode=MEMORY`, then `BEGIN EXCLUSIVE; ROLLBACK`, which keeps
+ * the lock and writes nothing): SQLite's unix VFS tracks locks per file, so two connections in one process conflict as
  * two processes do, which a bare `fcntl` lock would not. Who holds it (pid, host, start time,
  * command) is written beside it to `OUTDIR/.lock.json`, since a locked database cannot be read.
  *
@@ -56,6 +56,8 @@ export function lockOutDir(outDir: string, command: string): OutDirLock {
   }
   try {
     db.pragma("locking_mode = EXCLUSIVE");
+    // No journal file beside it: the transaction only takes the lock, it never writes.
+    db.pragma("journal_mode = MEMORY");
     db.exec("BEGIN EXCLUSIVE; ROLLBACK;");
   } catch (error) {
     db.close();

@@ -259,7 +259,7 @@ function shardFilesIn(outDir: string, dirs: readonly string[]): string[] {
 const SHARD_NAME = /^\d+\.(jsonl|parquet)$/;
 
 /** Entries of OUTDIR that belong to its lock, not to a run. */
-const isLockEntry = (name: string): boolean => name === LOCK_FILE || name.startsWith(`${LOCK_FILE}.`);
+const isLockEntry = (name: string): boolean => name.startsWith(LOCK_FILE);
 
 /** Refuses a non-empty OUTDIR that holds no run (files a `--fresh` would delete do not count). */
 function checkRunFolder(outDir: string, plan: ChainPlan, fresh: boolean): void {
