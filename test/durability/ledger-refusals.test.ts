@@ -5,6 +5,7 @@
  * that can never work.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
@@ -26,7 +27,12 @@ beforeAll(() => {
   input = join(work, "numbers.jsonl");
   writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n })}\n`).join(""));
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// A run a failed test left waiting at its gate.
+const gated: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of gated) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
 
 const args = (out: string, ...extra: string[]): string[] => ["run", chainFile, "-i", input, "-o", out, "--quiet", ...extra];
 
@@ -111,6 +117,7 @@ describe("a ledger that cannot account for the shards", () => {
     const out = join(work, "lost-wal");
     const gate = join(work, "gate-lost-wal");
     const first = startCli(args(out), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
+    gated.push(first.child);
     await waitFor(() => lineCount(join(out, "flattened", "000.jsonl")) === gateFrom && committedRows(out) === gateFrom, "the open rows to be committed");
     first.child.kill("SIGKILL");
     expect((await first.done).signal).toBe("SIGKILL");
@@ -148,6 +155,7 @@ describe("a damaged shard", () => {
     const gate = join(work, "gate-broken-staging");
     const parquet = ["--format", "parquet"];
     const first = startCli(args(out, ...parquet), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
+    gated.push(first.child);
     await waitFor(() => committedRows(out) === gateFrom, "the open rows to be committed");
     first.child.kill("SIGKILL");
     expect((await first.done).signal).toBe("SIGKILL");

@@ -4,6 +4,7 @@
  * The gate chain holds a run alive for as long as a test needs, with nothing timed.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,7 +25,12 @@ beforeAll(() => {
   input = join(work, "numbers.jsonl");
   writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n })}\n`).join(""));
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// A run a failed test left waiting at its gate.
+const gated: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of gated) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
 
 const args = (out: string, ...extra: string[]): string[] => ["run", chainFile, "-i", input, "-o", out, "--quiet", ...extra];
 
@@ -44,6 +50,7 @@ describe("the OUTDIR lock", () => {
     const out = join(work, "two-runs");
     const gate = join(work, "gate-two-runs");
     const first = startCli(args(out), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
+    gated.push(first.child);
     // Rows below the gate are written; the rest wait, so the first run is alive until the gate opens.
     await waitFor(() => lineCount(join(out, "flattened", "000.jsonl")) === gateFrom, "the first run's open rows");
     const before = shardFiles(out, ["pass", "flattened", "errors"]);
@@ -77,6 +84,7 @@ describe("the OUTDIR lock", () => {
     const out = join(work, "killed");
     const gate = join(work, "gate-killed");
     const first = startCli(args(out), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
+    gated.push(first.child);
     await waitFor(() => lineCount(join(out, "flattened", "000.jsonl")) === gateFrom, "the run's open rows");
     expect(readOutDirHolder(out)).toMatchObject({ live: true, holder: { pid: first.child.pid } });
     first.child.kill("SIGKILL");
