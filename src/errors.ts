@@ -15,7 +15,11 @@ export type ErrorCode =
   | "SCHEMA_MISMATCH" // the model's reply never matched the schema within the re-asks (row-level)
   | "APPLY_FAILED" // an apply function threw (row-level)
   | "TEMPLATE" // a template could not be rendered for a row (row-level)
-  | "LEDGER" // the checkpoint ledger is unusable or belongs to another run
+  | "LEDGER" // the checkpoint ledger cannot be opened or written (resumable once the cause is fixed)
+  | "LEDGER_CORRUPT" // ledger.sqlite is damaged, or has no run identity beside shard files: not resumable as is
+  | "LEDGER_FOREIGN" // ledger.sqlite is some other SQLite database: refused, never written to
+  | "SHARD_DAMAGED" // a committed shard file was changed, cut short or removed: --repair or --fresh
+  | "OUTDIR_LOCKED" // another live process holds the OUTDIR
   | "RUN_CHANGED" // resume refused: the chain or input changed
   | "DISK" // the output disk failed (ENOSPC, EIO, ...)
   | "ERROR_RATE" // --max-error-rate passed

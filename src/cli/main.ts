@@ -49,7 +49,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const message = isChainetteError(error) ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const message = isChainetteError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`error: ${message}\n`);
     const code = (error as { code?: unknown }).code;
     const badArguments = typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");

@@ -2,9 +2,13 @@ import { inspect } from "node:util";
 import { redactUrls } from "../engines/redact-urls.js";
 import { isChainetteError } from "../errors.js";
 import type { RunSummary } from "../run/summary.js";
+import { resumableAsIs } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 
-/** The few lines a person reads when the run ends (stdout), and the way to resume when it did not finish. */
+/**
+ * The few lines a person reads when the run ends (stdout), and the way to resume when it did not
+ * finish and the same command can resume it (otherwise the error says what to run instead).
+ */
 export function printSummary(summary: RunSummary, outDir: string, error: unknown): void {
   const out = process.stdout;
   const { rows, tokens } = summary;
@@ -18,7 +22,7 @@ export function printSummary(summary: RunSummary, outDir: string, error: unknown
     const message = isChainetteError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : inspect(error);
     process.stderr.write(`error: ${message}\n`);
   }
-  if (summary.status !== "complete") {
+  if (summary.status !== "complete" && resumableAsIs(error)) {
     out.write(`  resume with: ${redactUrls(summary.resume_command)}\n`);
     if (summary.resume_note) out.write(`  (${summary.resume_note})\n`);
   }

@@ -93,7 +93,12 @@ export class Ledger {
     this.doneRows = this.loadDone();
   }
 
-  /** Opens (creating when absent) the ledger at `path`. `readonly` opens a live run's ledger safely. */
+  /**
+   * Opens (creating when absent) the ledger at `path`. `readonly` opens a live run's ledger safely.
+   * Before writing anything it reads what the file holds: a file that is not a database, or is
+   * damaged, is `LEDGER_CORRUPT`; another application's database is `LEDGER_FOREIGN` and is left
+   * exactly as it was. An empty file (0 bytes, or a database with no tables) is a new ledger.
+   */
   static open(path: string, options: { readonly?: boolean } = {}): Ledger {
     let db: Database.Database;
     try {
@@ -101,25 +106,46 @@ export class Ledger {
     } catch (error) {
       throw new ChainetteError("LEDGER", `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
     }
-    if (!options.readonly) {
+    try {
+      const empty = checkLedgerFile(db, path);
+      if (options.readonly) {
+        if (empty) throw new ChainetteError("LEDGER_CORRUPT", `${path} is empty: it records no run`);
+        return new Ledger(path, db);
+      }
       db.pragma("journal_mode = WAL");
       // NORMAL is enough for exactly-once: a commit lost to power failure only makes a resume redo rows,
       // because the shards are cut back to whatever the ledger holds.
       db.pragma("synchronous = NORMAL");
       const version = Number(db.pragma("user_version", { simple: true }));
       if (version > SCHEMA_VERSION) {
-        db.close();
         throw new ChainetteError("LEDGER", `${path} has ledger schema v${version}; this chainette-stream reads up to v${SCHEMA_VERSION}`);
       }
       db.exec(SCHEMA_SQL);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      return new Ledger(path, db);
+    } catch (error) {
+      db.close();
+      throw ledgerError(error, path);
     }
-    return new Ledger(path, db);
+  }
+
+  /**
+   * Copies the write-ahead log into the main file (and fsyncs it). Called once the run identity is
+   * first written, so a `-wal` lost after a crash can lose commits (a resume redoes their rows) but
+   * never the identity, without which the OUTDIR's shards could not be accounted for.
+   */
+  checkpoint(): void {
+    this.db.pragma("wal_checkpoint(FULL)");
   }
 
   getMeta<T>(key: string): T | undefined {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
-    return row === undefined ? undefined : (JSON.parse(row.value) as T);
+    if (row === undefined) return undefined;
+    try {
+      return JSON.parse(row.value) as T;
+    } catch (error) {
+      throw new ChainetteError("LEDGER_CORRUPT", `${this.path} is damaged: its \`${key}\` record is not JSON (${(error as Error).message}); ${NO_LEDGER_ADVICE}`, { cause: error });
+    }
   }
 
   setMeta(key: string, value: unknown): void {
@@ -256,6 +282,38 @@ export class Ledger {
       stats.inputTokens + delta.inputTokens, stats.outputTokens + delta.outputTokens, JSON.stringify(stats.latency),
     );
   }
+}
+
+/** The tables a ledger of any schema version may hold. */
+const LEDGER_TABLES = new Set([...SCHEMA_SQL.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)].map((match) => match[1]));
+
+const NO_LEDGER_ADVICE = "without it the shards in OUTDIR cannot be accounted for. Restore it from a backup, or rerun with --fresh to discard the run (its outputs are deleted)";
+
+/**
+ * Reads (never writes) what the file holds; true when it holds no tables at all (a new ledger).
+ * Throws LEDGER_FOREIGN for a database with tables a ledger never has, or without `meta`.
+ */
+function checkLedgerFile(db: Database.Database, path: string): boolean {
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").pluck().all() as string[];
+  if (tables.length === 0) return true;
+  const foreign = tables.filter((name) => !LEDGER_TABLES.has(name));
+  if (foreign.length > 0 || !tables.includes("meta")) {
+    throw new ChainetteError(
+      "LEDGER_FOREIGN",
+      `${path} is an SQLite database but not a chainette-stream ledger (its tables: ${tables.sort().join(", ")}); it was left as it is. Pick another OUTDIR, or move that file away if it does not belong there.`,
+    );
+  }
+  return false;
+}
+
+/** SQLite's "not a database" and "malformed" become LEDGER_CORRUPT; other failures to open, LEDGER. */
+function ledgerError(error: unknown, path: string): unknown {
+  if (error instanceof ChainetteError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && (code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT"))) {
+    return new ChainetteError("LEDGER_CORRUPT", `${path} is damaged (${(error as Error).message}); ${NO_LEDGER_ADVICE}.`, { cause: error });
+  }
+  return new ChainetteError("LEDGER", `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
 }
 
 interface NodeStatsRow { node: string; ok: number; failed: number; filtered: number; input_tokens: number; output_tokens: number; latency: string }

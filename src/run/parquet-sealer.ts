@@ -14,6 +14,7 @@ import { jsonColumn, type ParquetColumn } from "../io/parquet-columns.js";
 import { parquetValue } from "../io/parquet-schema.js";
 import type { Ledger, ShardRecord } from "../ledger/ledger.js";
 import type { ShardColumns } from "./parquet-shard-columns.js";
+import { shardDamagedError } from "./shard-damaged.js";
 import { shardFileName } from "./shard-writer.js";
 
 /** The hidden folder of a Parquet output folder where its JSONL staging shards live. */
@@ -83,14 +84,22 @@ async function readCommittedLines(path: string, shard: ShardRecord): Promise<{ r
   const rows: Record<string, unknown>[] = [];
   const keys = new Set<string>();
   const lines = createInterface({ input: createReadStream(path, { start: 0, end: shard.bytes - 1 }), crlfDelay: Infinity });
+  let number = 0;
   for await (const line of lines) {
+    number++;
     if (line === "") continue;
-    const row = JSON.parse(line) as Record<string, unknown>;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch (error) {
+      lines.close();
+      throw shardDamagedError(path, `has a line that is not JSON (line ${number}: ${(error as Error).message}) in the part the ledger committed`);
+    }
     for (const key in row) keys.add(key);
     rows.push(row);
   }
   if (rows.length !== shard.lines) {
-    throw new ChainetteError("LEDGER", `${path} holds ${rows.length} committed lines but the ledger committed ${shard.lines}; rerun with --fresh`);
+    throw shardDamagedError(path, `holds ${rows.length} lines in the part the ledger committed, which has ${shard.lines}`);
   }
   return { rows, keys };
 }

@@ -11,9 +11,9 @@
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { ChainetteError } from "../errors.js";
 import type { ShardRecord } from "../ledger/ledger.js";
 import { STAGING_FOLDER } from "./parquet-sealer.js";
+import { shardDamagedError } from "./shard-damaged.js";
 import { shardFileName } from "./shard-writer.js";
 
 const SHARD_FILE = /^(\d+)\.(jsonl|parquet)$/;
@@ -38,11 +38,11 @@ export function recoverShards(outDir: string, dirs: readonly string[], committed
   }
   for (const shard of committed) {
     if (!existsSync(join(outDir, shard.dir))) {
-      throw new ChainetteError("LEDGER", `the ledger lists ${shard.dir}/ shards but the folder is gone; rerun with --fresh`);
+      throw shardDamagedError(join(outDir, shard.dir), "is gone, but the ledger committed shards in it");
     }
     const path = committedPath(outDir, shard, format);
     if (!existsSync(path)) {
-      throw new ChainetteError("LEDGER", `the ledger committed ${shard.lines} lines in ${path} but the file is gone; rerun with --fresh`);
+      throw shardDamagedError(path, `is gone, but the ledger committed ${shard.lines} lines in it`);
     }
   }
   return report;
@@ -67,18 +67,18 @@ function recoverFolder(folder: string, committedShard: (seq: number) => ShardRec
     }
     const size = statSync(path).size;
     if (shard.sealed) {
-      if (size !== shard.bytes) throw new ChainetteError("LEDGER", `${path} has ${size} bytes but the ledger sealed it at ${shard.bytes}: the file was changed outside chainette-stream; rerun with --fresh`);
+      if (size !== shard.bytes) throw shardDamagedError(path, `has ${size} bytes but the ledger sealed it at ${shard.bytes}: it was changed outside chainette-stream`);
       continue;
     }
     if (size < shard.bytes) {
-      throw new ChainetteError("LEDGER", `${path} has ${size} bytes but the ledger committed ${shard.bytes}: the file lost committed data; rerun with --fresh`);
+      throw shardDamagedError(path, `has ${size} bytes but the ledger committed ${shard.bytes}: it lost committed rows`);
     }
     if (size > shard.bytes) {
       truncateSync(path, shard.bytes);
       report.truncated++;
     }
     if (crc32(readFileSync(path)) !== shard.crc) {
-      throw new ChainetteError("LEDGER", `${path} does not match the checksum the ledger committed: the file was changed outside chainette-stream; rerun with --fresh`);
+      throw shardDamagedError(path, "does not match the checksum the ledger committed: it was changed outside chainette-stream");
     }
   }
 }

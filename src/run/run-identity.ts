@@ -58,6 +58,8 @@ export async function checkRunIdentity(ledger: Ledger, identity: RunIdentity): P
   const stored = ledger.getMeta<RunIdentity>("identity");
   if (stored === undefined) {
     ledger.setMeta("identity", identity);
+    // Into the main file at once: a -wal lost after a kill can then never lose the run's identity.
+    ledger.checkpoint();
     return;
   }
   const earlier = await upgradeIdentity(stored, identity);

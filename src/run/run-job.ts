@@ -1,7 +1,7 @@
 /**
- * A durable run into an OUTDIR: validate the chain, open the input, check or create the ledger,
- * cut the shards back to what it committed, then stream source -> stages -> commit sink through
- * `node:stream` `pipeline()`. The same call on the same OUTDIR resumes.
+ * A durable run into an OUTDIR: validate the chain, open the input, take the OUTDIR's lock, check
+ * or create the ledger, cut the shards back to what it committed, then stream source -> stages ->
+ * commit sink through `node:stream` `pipeline()`. The same call on the same OUTDIR resumes.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -11,22 +11,23 @@ import { buildPlan, type ChainPlan } from "../core/plan.js";
 import { checkServedModel } from "../engines/check-served-model.js";
 import type { EngineConfig } from "../engines/engine.js";
 import { redactUrls } from "../engines/redact-urls.js";
-import { ChainetteError } from "../errors.js";
+import { ChainetteError, isChainetteError } from "../errors.js";
 import { isSeekableFile } from "../io/byte-stream.js";
 import { countLines } from "../io/count-lines.js";
 import { openSource } from "../io/open-source.js";
-import type { OpenSourceOptions } from "../io/source.js";
+import type { InputFingerprint, OpenSourceOptions, Source } from "../io/source.js";
 import { Ledger } from "../ledger/ledger.js";
 import { CommitSink } from "./commit-sink.js";
 import { closeEngines, createPlanEngines } from "./create-engines.js";
 import type { RunEvents, RunStatus } from "./events.js";
 import { graphJson } from "./graph-json.js";
-import { ParquetSealer } from "./parquet-sealer.js";
+import { lockOutDir, LOCK_FILE } from "./outdir-lock.js";
+import { ParquetSealer, STAGING_FOLDER } from "./parquet-sealer.js";
 import { shardColumnsOf } from "./parquet-shard-columns.js";
 import { recoverShards } from "./recover-shards.js";
 import { forgetFailedRows } from "./retry-errors.js";
 import { RunControl } from "./run-control.js";
-import { checkRunIdentity, runIdentity } from "./run-identity.js";
+import { checkRunIdentity, runIdentity, type RunIdentity } from "./run-identity.js";
 import { sourceRows } from "./source-rows.js";
 import { buildStages, connectStages } from "./stages.js";
 import { buildSummary, REDACTED_NOTE, type RunSummary } from "./summary.js";
@@ -81,12 +82,30 @@ export interface RunJobResult {
 /** Files and folders a run owns in OUTDIR (what `--fresh` removes). */
 const RUN_FILES = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "graph.json", "summary.json", "flattened", "errors"];
 
+/**
+ * Takes OUTDIR's lock before anything else touches it (a second process, or a second call in this
+ * one, is refused with OUTDIR_LOCKED), runs, and releases the lock however the run ends.
+ */
 export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const started = performance.now();
-  const format = options.format ?? "jsonl";
   const plan = buildPlan(options.chain, { engineNames: new Set(options.engines.map((engine) => engine.name)) });
   const source = await openSource(options.input, options.source ?? {});
   const inputFingerprint = await source.fingerprint();
+  // A folder that is not a run's is refused before the lock file is created in it.
+  checkRunFolder(options.outDir, plan, options.fresh ?? false);
+  mkdirSync(options.outDir, { recursive: true });
+  const command = (options.invocation.length > 0 ? options.invocation : process.argv).map(redactUrls).join(" ");
+  const lock = lockOutDir(options.outDir, command);
+  try {
+    return await runLockedJob(options, { started, plan, source, inputFingerprint });
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLockedJob(options: RunJobOptions, opened: { started: number; plan: ChainPlan; source: Source; inputFingerprint: InputFingerprint }): Promise<RunJobResult> {
+  const { started, plan, source, inputFingerprint } = opened;
+  const format = options.format ?? "jsonl";
   const identity = runIdentity(plan, inputFingerprint, format, options.engines);
   const invocation = options.invocation.map(redactUrls);
   const redacted = invocation.some((part, position) => part !== options.invocation[position]);
@@ -95,6 +114,9 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const ledger = Ledger.open(join(options.outDir, "ledger.sqlite"));
   try {
     // A refused resume leaves the OUTDIR exactly as it was: no session, no summary rewritten.
+    // A ledger with no identity is a new run's, unless shards are already there: then it is an
+    // emptied, truncated or replaced ledger, and recovery would delete rows it cannot account for.
+    if (ledger.getMeta<RunIdentity>("identity") === undefined) refuseOrphanShards(ledger, options.outDir, outputFolders(plan));
     await checkRunIdentity(ledger, identity);
   } catch (error) {
     ledger.close();
@@ -110,8 +132,7 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const maxLinesPerFile = options.maxLinesPerFile ?? 10_000;
   const session = ledger.startSession();
   try {
-    const dirs = [...plan.nodes.map((node) => node.id), "flattened", "errors"];
-    recoverShards(options.outDir, dirs, ledger.shards(), format);
+    recoverShards(options.outDir, outputFolders(plan), ledger.shards(), format);
     if (options.retryErrors) {
       if (format !== "jsonl") throw new ChainetteError("USAGE", "--retry-errors works on --format jsonl runs only (sealed Parquet shards cannot be edited in place yet)");
       forgetFailedRows(options.outDir, ledger, maxLinesPerFile);
@@ -204,16 +225,62 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   return failure === undefined ? { status, summary } : { status, summary, error: failure };
 }
 
+/** The folders a run writes shards to, which recovery cleans. */
+function outputFolders(plan: ChainPlan): string[] {
+  return [...plan.nodes.map((node) => node.id), "flattened", "errors"];
+}
+
+function refuseOrphanShards(ledger: Ledger, outDir: string, folders: readonly string[]): void {
+  const orphans = shardFilesIn(outDir, folders);
+  if (orphans.length === 0) return;
+  const named = orphans.slice(0, 3).join(", ") + (orphans.length > 3 ? ` and ${orphans.length - 3} more` : "");
+  throw new ChainetteError(
+    "LEDGER_CORRUPT",
+    `${ledger.path} records no run (an empty, truncated or replaced file), but OUTDIR holds shard files: ${named}. They were left as they are.\nWithout the ledger they cannot be accounted for: restore ledger.sqlite from a backup, or rerun with --fresh to discard them and start over.`,
+  );
+}
+
+/** Shard files (`NNN.jsonl`, `NNN.parquet`, staged ones too) in these output folders, as `dir/name`. */
+function shardFilesIn(outDir: string, dirs: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const dir of dirs) {
+    for (const folder of [dir, join(dir, STAGING_FOLDER)]) {
+      const path = join(outDir, folder);
+      if (!existsSync(path)) continue;
+      for (const name of readdirSync(path)) if (SHARD_NAME.test(name)) found.push(join(folder, name));
+    }
+  }
+  return found.sort();
+}
+
+const SHARD_NAME = /^\d+\.(jsonl|parquet)$/;
+
+/** Entries of OUTDIR that belong to its lock, not to a run. */
+const isLockEntry = (name: string): boolean => name.startsWith(LOCK_FILE);
+
+/** Refuses a non-empty OUTDIR that holds no run (files a `--fresh` would delete do not count). */
+function checkRunFolder(outDir: string, plan: ChainPlan, fresh: boolean): void {
+  if (!existsSync(outDir) || existsSync(join(outDir, "ledger.sqlite"))) return;
+  const owned = new Set([...RUN_FILES, ...plan.nodes.map((node) => node.id)]);
+  const others = readdirSync(outDir).filter((name) => !isLockEntry(name) && !(fresh && (owned.has(name) || name.endsWith(".tmp"))));
+  if (others.length > 0) {
+    throw new ChainetteError("USAGE", `${outDir} is not empty and holds no chainette-stream run (no ledger.sqlite); pick an empty or new OUTDIR`);
+  }
+}
+
 function prepareOutDir(outDir: string, plan: ChainPlan, fresh: boolean): void {
-  if (fresh && existsSync(outDir)) {
+  const ledgerPath = join(outDir, "ledger.sqlite");
+  if (fresh && existsSync(ledgerPath)) {
+    // --fresh discards a run, damaged or not, but never another application's database.
+    try {
+      Ledger.open(ledgerPath, { readonly: true }).close();
+    } catch (error) {
+      if (isChainetteError(error, "LEDGER_FOREIGN")) throw error;
+    }
+  }
+  if (fresh) {
     const owned = new Set([...RUN_FILES, ...plan.nodes.map((node) => node.id)]);
     for (const name of readdirSync(outDir)) if (owned.has(name) || name.endsWith(".tmp")) rmSync(join(outDir, name), { recursive: true, force: true });
   }
-  if (existsSync(outDir) && !existsSync(join(outDir, "ledger.sqlite"))) {
-    const entries = readdirSync(outDir);
-    if (entries.length > 0) {
-      throw new ChainetteError("USAGE", `${outDir} is not empty and holds no chainette-stream run (no ledger.sqlite); pick an empty or new OUTDIR`);
-    }
-  }
-  mkdirSync(outDir, { recursive: true });
+  checkRunFolder(outDir, plan, false);
 }
