@@ -23,10 +23,7 @@ export class DoneRanges {
   watermarkOffset: number | null;
   private ranges: Range[];
 
-  /**
-   * `watermarkOffset` null means unknown (after `--retry-errors` dropped the watermark): a resume
-   * then counts rows up to the watermark instead of seeking. Row 0 always starts at byte 0.
-   */
+  /** A null `watermarkOffset` is unknown: a resume counts rows up to the watermark instead of seeking. Row 0 starts at byte 0. */
   constructor(watermark = 0, watermarkOffset: number | null = 0, ranges: readonly Range[] = []) {
     this.watermark = watermark;
     this.watermarkOffset = watermark === 0 ? 0 : watermarkOffset;
