@@ -1,9 +1,11 @@
 /**
  * The set of done root rows, kept compact: every row below `watermark` is done, and above it a few
  * sorted half-open ranges `[start, end)` (rows finish out of order only within the in-flight window,
- * so there are rarely more than a handful). Ids are integers: 2.8x faster and 5.5x smaller than
- * text keys in SQLite (MEASUREMENTS.md).
+ * so there are rarely more than a handful; `--retry-errors` opens one gap per failed row). Ids are
+ * integers: 2.8x faster and 5.5x smaller than text keys in SQLite (MEASUREMENTS.md).
  */
+import { ChainetteError } from "../errors.js";
+
 export type Range = [start: number, end: number, endOffset: number | null];
 
 /** A root row that finished, with the byte offset just past it in the input when known. */
@@ -14,15 +16,24 @@ export interface DoneRow {
 
 export class DoneRanges {
   watermark: number;
-  /** Byte offset of the watermark row in the input, when every row below it reported one. */
+  /**
+   * Byte offset of the watermark row in the input, or null when unknown (a source without offsets,
+   * or `--retry-errors` dropped the watermark): never a guess, since a resume seeks there.
+   */
   watermarkOffset: number | null;
   private ranges: Range[];
 
-  constructor(watermark = 0, watermarkOffset: number | null = 0, ranges: Range[] = []) {
+  /** A null `watermarkOffset` is unknown: a resume counts rows up to the watermark instead of seeking. Row 0 starts at byte 0. */
+  constructor(watermark = 0, watermarkOffset: number | null = 0, ranges: readonly Range[] = []) {
     this.watermark = watermark;
-    this.watermarkOffset = watermarkOffset;
+    this.watermarkOffset = watermark === 0 ? 0 : watermarkOffset;
     this.ranges = ranges.map((range) => [...range] as Range).sort((a, b) => a[0] - b[0]);
     this.advance();
+  }
+
+  /** An independent copy: changing either leaves the other as it was. */
+  copy(): DoneRanges {
+    return new DoneRanges(this.watermark, this.watermarkOffset, this.ranges);
   }
 
   /** Marks root rows done; returns true when the watermark moved. */
@@ -70,8 +81,10 @@ export class DoneRanges {
     };
     if (lowest < this.watermark) keep(lowest, this.watermark, this.watermarkOffset);
     for (const [start, end, endOffset] of this.ranges) keep(start, end, endOffset);
-    this.watermark = Math.min(this.watermark, lowest);
-    this.watermarkOffset = this.watermark === 0 ? 0 : null;
+    if (lowest < this.watermark) {
+      this.watermark = lowest;
+      this.watermarkOffset = lowest === 0 ? 0 : null;
+    }
     this.ranges = kept.filter(([start]) => start >= this.watermark);
     this.advance();
   }
@@ -95,13 +108,22 @@ export class DoneRanges {
     return this.ranges.reduce((sum, [start, end]) => sum + end - start, this.watermark);
   }
 
-  /** An iterator-friendly test for increasing indices: O(1) amortised per call. */
+  /**
+   * A test for increasing indices, O(1) amortised per call, over the rows done *now*: it reads a
+   * copy of the ranges, so later commits cannot move them under it. That is what the reader needs:
+   * a row committed after reading started was read already, and is never asked about again.
+   */
   cursor(): (index: number) => boolean {
+    const watermark = this.watermark;
+    const ranges: readonly (readonly [start: number, end: number])[] = this.ranges.map(([start, end]) => [start, end]);
     let position = 0;
+    let last = -1;
     return (index) => {
-      if (index < this.watermark) return true;
-      while (position < this.ranges.length && (this.ranges[position]?.[1] ?? 0) <= index) position++;
-      const range = this.ranges[position];
+      if (index < last) throw new ChainetteError("LEDGER", `the done-rows cursor takes increasing row indices; got ${index} after ${last}`);
+      last = index;
+      if (index < watermark) return true;
+      while (position < ranges.length && (ranges[position]?.[1] ?? 0) <= index) position++;
+      const range = ranges[position];
       return range !== undefined && index >= range[0];
     };
   }

@@ -57,6 +57,21 @@ export interface FilteredSiblings {
   count: number;
 }
 
+/**
+ * The ledger runs `synchronous=NORMAL` in WAL mode: a committed transaction survives a crash of the
+ * process but not necessarily a power cut, which only makes a resume redo rows. A change that lets
+ * the next step *delete* files (sealing removes staging shards; `--retry-errors` removes old shards)
+ * must be on disk first, or a power cut could leave a ledger that still points at deleted files.
+ */
+export interface DurableOption {
+  /**
+   * Sync the ledger to disk as part of this transaction (`synchronous=FULL` for it): this change and
+   * every one before it survive a power cut once the call returns.
+   * @default false
+   */
+  durable?: boolean;
+}
+
 export function emptyNodeStats(): NodeStats {
   return { ok: 0, failed: 0, filtered: 0, inputTokens: 0, outputTokens: 0, latency: new LatencyHistogram() };
 }
@@ -64,7 +79,8 @@ export function emptyNodeStats(): NodeStats {
 export class Ledger {
   readonly path: string;
   private readonly db: Database.Database;
-  private readonly doneRows: DoneRanges;
+  /** Replaced, never changed, by a commit: a transaction that fails leaves it as it was. */
+  private doneRows: DoneRanges;
   private readonly statements;
 
   private constructor(path: string, db: Database.Database) {
@@ -114,7 +130,8 @@ export class Ledger {
       }
       db.pragma("journal_mode = WAL");
       // NORMAL is enough for exactly-once: a commit lost to power failure only makes a resume redo rows,
-      // because the shards are cut back to whatever the ledger holds.
+      // because the shards are cut back to whatever the ledger holds. Changes that precede a deletion
+      // of files are committed `durable` (FULL for that transaction).
       db.pragma("synchronous = NORMAL");
       const version = Number(db.pragma("user_version", { simple: true }));
       if (version > SCHEMA_VERSION) {
@@ -157,19 +174,25 @@ export class Ledger {
     return rows.map((row) => ({ ...row, sealed: row.sealed === 1 }));
   }
 
-  /** The done root rows (a live view: it moves with each commit). */
+  /**
+   * The done root rows as of the last successful commit. A commit replaces this object instead of
+   * changing it, so what a caller holds stays as it was: ask again after a commit.
+   */
   done(): DoneRanges {
     return this.doneRows;
   }
 
-  /** Records, in one transaction, that shard prefixes are durable and the rows in them are done. */
-  commit(data: CommitData): void {
-    this.doneRows.addRanges(data.rows);
+  /**
+   * Records, in one transaction, that shard prefixes are durable and the rows in them are done.
+   * `durable`: the transaction is on disk when this returns (see `DurableOption`); pass it when the
+   * next step deletes files that only this change makes unnecessary.
+   */
+  commit(data: CommitData, options: DurableOption = {}): void {
+    const done = this.doneRows.copy();
+    done.addRanges(data.rows);
     const transaction = this.db.transaction(() => {
       for (const shard of data.shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
-      this.statements.clearRanges.run();
-      for (const [start, end, offset] of this.doneRows.above()) this.statements.insertRange.run(start, end, offset);
-      this.statements.progress.run({ row: this.doneRows.watermark, offset: this.doneRows.watermarkOffset });
+      this.writeDone(done);
       for (const f of data.failures) this.statements.failure.run(f.rowId, f.root, f.node, f.type, f.message, f.attempts, f.status ?? null);
       for (const [key, value] of Object.entries(data.counters)) if (value !== 0) this.statements.counter.run(key, value);
       for (const [node, delta] of data.nodes) this.mergeNodeStats(node, delta);
@@ -178,11 +201,8 @@ export class Ledger {
         for (const { root, node, count } of data.filteredSiblings) insert.run(root, node, count);
       }
     });
-    try {
-      transaction();
-    } catch (error) {
-      throw new ChainetteError("LEDGER", `ledger commit failed: ${(error as Error).message}`, { cause: error });
-    }
+    this.runTransaction(transaction, options, "ledger commit failed");
+    this.doneRows = done;
   }
 
   /** The filtered leaves recorded for these failed roots, summed by node. */
@@ -199,16 +219,18 @@ export class Ledger {
    * `--retry-errors`, in one transaction: each rewritten folder's shard list is replaced, the failed
    * roots are no longer done and no longer failures, and the counters lose what those rows wrote.
    */
-  forgetFailures(change: { roots: readonly number[]; folders: ReadonlyMap<string, readonly ShardRecord[]>; counters: Readonly<Record<string, number>>; nodes: ReadonlyMap<string, NodeStats> }): void {
-    this.doneRows.remove(change.roots);
+  forgetFailures(
+    change: { roots: readonly number[]; folders: ReadonlyMap<string, readonly ShardRecord[]>; counters: Readonly<Record<string, number>>; nodes: ReadonlyMap<string, NodeStats> },
+    options: DurableOption = {},
+  ): void {
+    const done = this.doneRows.copy();
+    done.remove(change.roots);
     const transaction = this.db.transaction(() => {
       for (const [dir, shards] of change.folders) {
         this.db.prepare("DELETE FROM shards WHERE dir = ?").run(dir);
         for (const shard of shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
       }
-      this.statements.clearRanges.run();
-      for (const [start, end, offset] of this.doneRows.above()) this.statements.insertRange.run(start, end, offset);
-      this.statements.progress.run({ row: this.doneRows.watermark, offset: this.doneRows.watermarkOffset });
+      this.writeDone(done);
       const forget = this.db.prepare("DELETE FROM failures WHERE root = ?");
       const forgetFiltered = this.db.prepare("DELETE FROM filtered_siblings WHERE root = ?");
       for (const root of change.roots) {
@@ -218,11 +240,8 @@ export class Ledger {
       for (const [key, value] of Object.entries(change.counters)) if (value !== 0) this.statements.counter.run(key, value);
       for (const [node, delta] of change.nodes) this.mergeNodeStats(node, delta);
     });
-    try {
-      transaction();
-    } catch (error) {
-      throw new ChainetteError("LEDGER", `ledger update for --retry-errors failed: ${(error as Error).message}`, { cause: error });
-    }
+    this.runTransaction(transaction, options, "ledger update for --retry-errors failed");
+    this.doneRows = done;
   }
 
   counters(): Record<string, number> {
@@ -270,7 +289,27 @@ export class Ledger {
     const ranges = (this.db.prepare("SELECT start, end, end_offset FROM done_ranges ORDER BY start").all() as { start: number; end: number; end_offset: number | null }[]).map(
       (row): Range => [row.start, row.end, row.end_offset],
     );
-    return new DoneRanges(progress?.watermark_row ?? 0, progress?.watermark_offset ?? 0, ranges);
+    // A NULL offset stays unknown (the reader then counts rows up to the watermark): reading it as 0
+    // would number the file's first line as the watermark row.
+    return new DoneRanges(progress?.watermark_row ?? 0, progress?.watermark_offset ?? null, ranges);
+  }
+
+  private writeDone(done: DoneRanges): void {
+    this.statements.clearRanges.run();
+    for (const [start, end, offset] of done.above()) this.statements.insertRange.run(start, end, offset);
+    this.statements.progress.run({ row: done.watermark, offset: done.watermarkOffset });
+  }
+
+  private runTransaction(transaction: () => void, options: DurableOption, failure: string): void {
+    // In WAL mode, synchronous=FULL syncs the WAL after the commit (and with it every transaction before).
+    if (options.durable === true) this.db.pragma("synchronous = FULL");
+    try {
+      transaction();
+    } catch (error) {
+      throw new ChainetteError("LEDGER", `${failure}: ${(error as Error).message}`, { cause: error });
+    } finally {
+      if (options.durable === true) this.db.pragma("synchronous = NORMAL");
+    }
   }
 
   private mergeNodeStats(node: string, delta: NodeStats): void {

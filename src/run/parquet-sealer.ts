@@ -3,7 +3,8 @@
  * the JSONL format does (the ledger commits those bytes), and a staging shard that is complete (it
  * rolled, or the run ended) is sealed: its committed lines are read back, written as
  * `<dir>/NNN.parquet` (temporary name, fsync, rename, folder fsync), the ledger marks the shard
- * `sealed` (its `bytes` now the Parquet file's size, `crc` 0), and the staging file is deleted.
+ * `sealed` (its `bytes` now the Parquet file's size, `crc` 0) in a durable commit, and only then is
+ * the staging file deleted.
  * A crash between any two of those steps is repaired by `recoverShards` and `sealCommitted`.
  */
 import { createReadStream, existsSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
@@ -32,7 +33,9 @@ export class ParquetSealer {
     const sealed: ShardRecord[] = [];
     for (const shard of shards) if (!shard.sealed && shard.lines > 0) sealed.push(await this.convert(shard));
     if (sealed.length === 0) return;
-    this.ledger.commit({ shards: sealed, rows: [], failures: [], counters: {}, nodes: new Map() });
+    // Durable before the staging files go: a power cut must not leave a ledger that still says
+    // "unsealed, read the staging file" when that file is gone.
+    this.ledger.commit({ shards: sealed, rows: [], failures: [], counters: {}, nodes: new Map() }, { durable: true });
     for (const shard of sealed) {
       const staging = join(stagingFolder(this.outDir, shard.dir), shardFileName(shard.seq));
       if (existsSync(staging)) unlinkSync(staging);

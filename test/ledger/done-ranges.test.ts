@@ -24,6 +24,48 @@ describe("DoneRanges", () => {
       }),
     );
   });
+
+  it("keeps a cursor's answers when commits advance the watermark under it", () => {
+    const done = new DoneRanges(0, 0, [[5, 6, 60], [8, 9, 90]]);
+    const isDone = done.cursor();
+    expect([0, 1, 2, 3, 4, 5, 6].map(isDone)).toEqual([false, false, false, false, false, true, false]);
+    // Rows 0-4 (read already) commit: the watermark jumps to 6 and the ranges array shifts.
+    done.add([0, 1, 2, 3, 4].map((index) => ({ index, end: (index + 1) * 10 })));
+    expect(done.watermark).toBe(6);
+    expect(isDone(7)).toBe(false);
+    expect(isDone(8)).toBe(true);
+    expect(isDone(9)).toBe(false);
+  });
+
+  it("keeps a cursor's answers when commits merge the ranges under it", () => {
+    const done = new DoneRanges(0, 0, [[2, 3, 30], [5, 6, 60], [8, 9, 90]]);
+    const isDone = done.cursor();
+    expect([0, 1, 2, 3, 4, 5, 6].map(isDone)).toEqual([false, false, true, false, false, true, false]);
+    // Rows 3 and 4 commit: [2, 6) becomes one range, the array gets shorter, the watermark stays 0.
+    done.add([3, 4].map((index) => ({ index, end: (index + 1) * 10 })));
+    expect(done.watermark).toBe(0);
+    expect(isDone(8)).toBe(true);
+    expect(isDone(10)).toBe(false);
+  });
+
+  it("answers for the rows done when the cursor was made, whatever changes later", () => {
+    const done = new DoneRanges(2, 20, [[4, 6, 60]]);
+    const isDone = done.cursor();
+    done.remove([0, 5]);
+    done.add([{ index: 7, end: 80 }]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map(isDone)).toEqual([true, true, false, false, true, true, false, false]);
+    expect(() => isDone(3)).toThrow(/increasing/);
+  });
+
+  it("forgets the watermark's offset when a removal drops the watermark, and only then", () => {
+    const done = new DoneRanges(10, 100, [[12, 14, 140]]);
+    done.remove([13]);
+    expect([done.watermark, done.watermarkOffset]).toEqual([10, 100]);
+    done.remove([4]);
+    expect([done.watermark, done.watermarkOffset]).toEqual([4, null]);
+    done.remove([0]);
+    expect([done.watermark, done.watermarkOffset]).toEqual([0, 0]);
+  });
 });
 
 describe("Ledger", () => {
@@ -63,6 +105,50 @@ describe("Ledger", () => {
     again.commit({ shards: [], rows: [[2, 3, 33]], failures: [], counters: {}, nodes: new Map() });
     expect(again.done().watermark).toBe(4);
     expect(again.done().watermarkOffset).toBe(44);
+    again.close();
+  });
+
+  it("reloads an unknown watermark offset as unknown, not as byte 0", () => {
+    dir = mkdtempSync(join(tmpdir(), "ledger-"));
+    const path = join(dir, "ledger.sqlite");
+    const ledger = Ledger.open(path);
+    ledger.commit({ shards: [], rows: [[0, 10, 100]], failures: [], counters: {}, nodes: new Map() });
+    // --retry-errors takes row 4 back: the watermark drops to 4, whose byte offset nobody recorded.
+    ledger.forgetFailures({ roots: [4], folders: new Map(), counters: {}, nodes: new Map() });
+    expect([ledger.done().watermark, ledger.done().watermarkOffset]).toEqual([4, null]);
+    ledger.close();
+
+    const again = Ledger.open(path);
+    expect([again.done().watermark, again.done().watermarkOffset]).toEqual([4, null]);
+    expect(again.done().has(5)).toBe(true);
+    again.close();
+  });
+
+  it("leaves the done rows as they were when the transaction fails", () => {
+    dir = mkdtempSync(join(tmpdir(), "ledger-"));
+    const path = join(dir, "ledger.sqlite");
+    const writer = Ledger.open(path);
+    writer.commit({ shards: [], rows: [[0, 3, 30], [5, 6, 60]], failures: [], counters: {}, nodes: new Map() });
+    writer.close();
+    // A read-only connection: every write fails inside the transaction, as a full disk would.
+    const ledger = Ledger.open(path, { readonly: true });
+    expect(() => ledger.commit({ shards: [], rows: [[3, 5, 50]], failures: [], counters: {}, nodes: new Map() }, { durable: true })).toThrow(/ledger commit failed/);
+    expect([ledger.done().watermark, ledger.done().watermarkOffset, ledger.done().count()]).toEqual([3, 30, 4]);
+    expect(() => ledger.forgetFailures({ roots: [1], folders: new Map(), counters: {}, nodes: new Map() })).toThrow(/--retry-errors failed/);
+    expect([ledger.done().watermark, ledger.done().watermarkOffset, ledger.done().has(1)]).toEqual([3, 30, true]);
+    ledger.close();
+  });
+
+  it("commits durably and goes on committing", () => {
+    dir = mkdtempSync(join(tmpdir(), "ledger-"));
+    const path = join(dir, "ledger.sqlite");
+    const ledger = Ledger.open(path);
+    ledger.commit({ shards: [{ dir: "qa", seq: 0, lines: 1, bytes: 9, crc: 1, sealed: true }], rows: [[0, 1, 10]], failures: [], counters: {}, nodes: new Map() }, { durable: true });
+    ledger.commit({ shards: [], rows: [[1, 2, 20]], failures: [], counters: {}, nodes: new Map() });
+    ledger.close();
+    const again = Ledger.open(path);
+    expect(again.shards()).toEqual([{ dir: "qa", seq: 0, lines: 1, bytes: 9, crc: 1, sealed: true }]);
+    expect([again.done().watermark, again.done().watermarkOffset]).toEqual([2, 20]);
     again.close();
   });
 });
