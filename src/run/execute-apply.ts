@@ -1,9 +1,11 @@
 import { z } from "zod";
+import { nestingProblem } from "../core/nesting-depth.js";
 import type { ApplyPlan } from "../core/plan.js";
 import type { RowContext } from "../core/row-context.js";
 import { failRow, fanOutRow, filterRow, type Row, type RowFailure } from "./row.js";
 import { checkInput } from "./check-input.js";
 import type { NodeRuntime } from "./node-runtime.js";
+import { safeParse } from "./safe-parse.js";
 
 /**
  * Runs an apply node on one row and reports it (one `node-end` event, its latency). Returns the
@@ -109,25 +111,33 @@ function settle(plan: ApplyPlan, row: Row, value: unknown): Applied {
     for (const child of children) child.records.push({ node: id, rowId: child.id, output: child.previous, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
     return children;
   }
-  let output: unknown = value;
-  if (plan.node.outputModel !== undefined) {
-    const checked = validate(plan, value);
-    if (!checked.ok) return failRow(row, checked.failure);
-    output = checked.value;
-  }
+  const checked = validate(plan, value);
+  if (!checked.ok) return failRow(row, checked.failure);
+  const output = checked.value;
   row.setOutput(id, output);
   row.previous = output;
   row.records.push({ node: id, rowId: row.id, output, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
   return row;
 }
 
-/** Checks an output against the node's `outputModel`; the value kept is zod's parsed output. */
+/**
+ * Checks an output against the node's `outputModel` (the value kept is zod's parsed output), then
+ * that it can be written: no deeper than `MAX_NESTING_DEPTH`, not circular.
+ */
 function validate(plan: ApplyPlan, value: unknown): { ok: true; value: unknown } | { ok: false; failure: RowFailure } {
   const model = plan.node.outputModel;
-  if (model === undefined) return { ok: true, value };
-  const parsed = model.safeParse(value);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, failure: { node: plan.id, type: "APPLY_FAILED", message: `apply output does not match its outputModel: ${z.prettifyError(parsed.error)}`, attempts: 1 } };
+  let output = value;
+  if (model !== undefined) {
+    const parsed = safeParse(model, value);
+    if (!parsed.success) {
+      const problem = parsed.error === undefined ? parsed.thrown : z.prettifyError(parsed.error);
+      return { ok: false, failure: { node: plan.id, type: "APPLY_FAILED", message: `apply output does not match its outputModel: ${problem}`, attempts: 1 } };
+    }
+    output = parsed.data;
+  }
+  const problem = nestingProblem(output);
+  if (problem !== undefined) return { ok: false, failure: { node: plan.id, type: "APPLY_FAILED", message: `apply output ${problem}`, attempts: 1 } };
+  return { ok: true, value: output };
 }
 
 function fail(row: Row, plan: ApplyPlan, error: unknown): Row {
