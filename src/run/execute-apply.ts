@@ -125,19 +125,23 @@ function settle(plan: ApplyPlan, row: Row, value: unknown): Applied {
  * that it can be written: no deeper than `MAX_NESTING_DEPTH`, not circular.
  */
 function validate(plan: ApplyPlan, value: unknown): { ok: true; value: unknown } | { ok: false; failure: RowFailure } {
+  // Depth first: a recursive outputModel would walk a too-deep or circular value into a stack overflow.
+  const problem = nestingProblem(value);
+  if (problem !== undefined) return { ok: false, failure: applyFailure(plan, `apply output ${problem}`) };
   const model = plan.node.outputModel;
-  let output = value;
-  if (model !== undefined) {
-    const parsed = safeParse(model, value);
-    if (!parsed.success) {
-      const problem = parsed.error === undefined ? parsed.thrown : z.prettifyError(parsed.error);
-      return { ok: false, failure: { node: plan.id, type: "APPLY_FAILED", message: `apply output does not match its outputModel: ${problem}`, attempts: 1 } };
-    }
-    output = parsed.data;
+  if (model === undefined) return { ok: true, value };
+  const parsed = safeParse(model, value);
+  if (!parsed.success) {
+    return { ok: false, failure: applyFailure(plan, `apply output does not match its outputModel: ${parsed.error === undefined ? parsed.thrown : z.prettifyError(parsed.error)}`) };
   }
-  const problem = nestingProblem(output);
-  if (problem !== undefined) return { ok: false, failure: { node: plan.id, type: "APPLY_FAILED", message: `apply output ${problem}`, attempts: 1 } };
-  return { ok: true, value: output };
+  // A transform may have built a new value.
+  const transformed = parsed.data === value ? undefined : nestingProblem(parsed.data);
+  if (transformed !== undefined) return { ok: false, failure: applyFailure(plan, `apply output (as its outputModel parsed it) ${transformed}`) };
+  return { ok: true, value: parsed.data };
+}
+
+function applyFailure(plan: ApplyPlan, message: string): RowFailure {
+  return { node: plan.id, type: "APPLY_FAILED", message, attempts: 1 };
 }
 
 function fail(row: Row, plan: ApplyPlan, error: unknown): Row {

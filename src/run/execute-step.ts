@@ -109,11 +109,14 @@ function checkReply(plan: StepPlan, result: GenerateResult): { ok: true; value: 
     const cut = result.finishReason === "length" ? " (the reply was cut at max_tokens: finish_reason \"length\")" : "";
     return { ok: false, message: `reply is not valid JSON${cut}: ${(error as Error).message}` };
   }
+  // A reply nested too deeply to write (a free-form field, a recursive schema) is an invalid reply;
+  // checked first, as a recursive outputModel would walk it into a stack overflow.
+  const problem = nestingProblem(json);
+  if (problem !== undefined) return { ok: false, message: `reply ${problem}` };
   const parsed = safeParse(plan.step.outputModel, json);
   if (!parsed.success) return { ok: false, message: parsed.error === undefined ? parsed.thrown : z.prettifyError(parsed.error).replaceAll("\n", "; ") };
-  // A reply nested too deeply to write (a free-form field, a recursive schema) is an invalid reply.
-  const problem = nestingProblem(parsed.data);
-  return problem === undefined ? { ok: true, value: parsed.data } : { ok: false, message: `reply ${problem}` };
+  const transformed = parsed.data === json ? undefined : nestingProblem(parsed.data);
+  return transformed === undefined ? { ok: true, value: parsed.data } : { ok: false, message: `reply (as the outputModel parsed it) ${transformed}` };
 }
 
 function end(plan: StepPlan, row: Row, runtime: NodeRuntime): Row {
