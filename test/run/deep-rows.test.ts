@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { chatCompletion, startTestServer } from "../engines/test-server.js";
 import { readShards, runCli } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
 import { byRowId, folderFiles, parquetRecords } from "../formats/format-helpers.js";
@@ -35,15 +36,15 @@ function readSummary(out: string): Summary {
 }
 
 /** Runs the same command twice: the first completes, the second (a resume) finds nothing to do. */
-async function runTwice(args: readonly string[], out: string, read: () => Promise<unknown>): Promise<Summary> {
-  const first = await runCli(args);
+async function runTwice(args: readonly string[], out: string, read: () => Promise<unknown>, env: Record<string, string> = {}): Promise<Summary> {
+  const first = await runCli(args, { env });
   expect(first.stderr).toBe("");
   expect(first.code).toBe(0);
   const written = await read();
   const summary = readSummary(out);
   expect(summary.status).toBe("complete");
 
-  const second = await runCli(args);
+  const second = await runCli(args, { env });
   expect(second.stderr).toBe("");
   expect(second.code).toBe(0);
   expect(await read()).toEqual(written);
@@ -140,5 +141,32 @@ describe("an apply output that cannot be written", () => {
     expect(grown[2]?.tree).toBe(`${"[".repeat(999)}6${"]".repeat(999)}`);
     expect((await parquetRecords(out, "flattened")).map((record) => record.row_id)).toEqual(okIds);
     expect(summary.rows).toEqual({ in: 8, ok: 4, failed: 4, filtered: 0 });
+  });
+});
+
+describe("an LLM reply nested deeper than 1,000 levels", () => {
+  it("is an invalid reply (re-asked, then SCHEMA_MISMATCH with the raw text); the other rows and a resume go on", async () => {
+    const deepReply = `{"data":${"[".repeat(5000)}1${"]".repeat(5000)}}`;
+    // A real server on loopback: the row asking about "deep" always gets the deep reply.
+    const server = await startTestServer((request) => {
+      const messages = (request.body as { messages: { content: string }[] }).messages;
+      return chatCompletion(messages[0]?.content.includes("deep") === true ? deepReply : '{"data":{"ok":true}}');
+    });
+    try {
+      const input = temp("questions.jsonl");
+      writeFileSync(input, ["plain 0", "plain 1", "deep 2", "plain 3"].map((text) => JSON.stringify({ text })).join("\n") + "\n");
+      const out = temp("free-form");
+      const args = ["run", "test/fixtures/chains/free-form-chain.ts", "-i", input, "-o", out, "--quiet"];
+      const summary = await runTwice(args, out, () => Promise.resolve(checkExactlyOnce(out, ["extract"]).byFolder), { SIM_URL: server.url });
+      expect(readShards(out, "errors")).toEqual([
+        { row_id: "2", node: "extract", error: { type: "SCHEMA_MISMATCH", message: "no valid reply after 2 asking(s): reply nests deeper than 1000 levels", attempts: 2 }, raw: deepReply },
+      ]);
+      expect(byRowId(readShards(out, "extract"))).toEqual(["0", "1", "3"].map((row_id) => ({ row_id, data: { ok: true } })));
+      expect(summary.rows).toEqual({ in: 4, ok: 3, failed: 1, filtered: 0 });
+      // The first run asked twice for the deep row (one re-ask) and once for each other; the resume asked nothing.
+      expect(server.requests).toHaveLength(5);
+    } finally {
+      await server.stop();
+    }
   });
 });
