@@ -34,33 +34,49 @@ export function nestingProblem(value: unknown, limit = MAX_NESTING_DEPTH): strin
 /** True when `value` has more than `limit` levels of objects and arrays. */
 export function nestsDeeperThan(value: unknown, limit = MAX_NESTING_DEPTH): boolean {
   if (typeof value !== "object" || value === null) return false;
-  // The common case, a flat object or array, allocates nothing: the stacks start on the first nested value.
-  let pending: object[] | undefined;
-  let depths: number[] | undefined;
-  let current: object = value;
+  let deep = true;
+  try {
+    deep = walk(value, limit);
+  } finally {
+    // A walk that found nothing too deep popped every entry; otherwise drop what it left.
+    if (deep) {
+      pendingValues.length = 0;
+      pendingDepths.length = 0;
+    }
+  }
+  return deep;
+}
+
+// The walk's stack, shared by every call (a walk is synchronous and never reenters), so a check
+// allocates nothing on the hot path; left empty after each call so it holds no row's values.
+const pendingValues: object[] = [];
+const pendingDepths: number[] = [];
+
+function walk(value: object, limit: number): boolean {
+  let current = value;
   let depth = 1;
   for (;;) {
     if (depth > limit) return true;
     if (Array.isArray(current)) {
       for (const item of current as unknown[]) {
         if (typeof item === "object" && item !== null) {
-          (pending ??= []).push(item);
-          (depths ??= []).push(depth + 1);
+          pendingValues.push(item);
+          pendingDepths.push(depth + 1);
         }
       }
     } else {
       for (const key in current) {
         const item = (current as Record<string, unknown>)[key];
         if (typeof item === "object" && item !== null) {
-          (pending ??= []).push(item);
-          (depths ??= []).push(depth + 1);
+          pendingValues.push(item);
+          pendingDepths.push(depth + 1);
         }
       }
     }
-    const next = pending?.pop();
+    const next = pendingValues.pop();
     if (next === undefined) return false;
     current = next;
-    depth = depths?.pop() ?? depth;
+    depth = pendingDepths.pop() ?? depth;
   }
 }
 
