@@ -6,7 +6,10 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Field, Int32, List, Table, tableToIPC, vectorFromArray, type DataType } from "apache-arrow";
 import { describe, expect, it } from "vitest";
+import type { ParquetColumn } from "../../src/io/parquet-columns.js";
+import { writeParquetShard } from "../../src/io/parquet-writer.js";
 import { chatCompletion, startTestServer } from "../engines/test-server.js";
 import { readShards, runCli } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
@@ -81,6 +84,41 @@ describe("a source row nested deeper than 1,000 levels", () => {
       expect(summary.rows).toEqual({ in: 10, ok: 9, failed: 1, filtered: 0 });
     });
   }
+});
+
+describe("a Parquet or Arrow row nested deeper than 1,000 levels", () => {
+  // A schema of 1,100 nested lists: row 1 fills it, rows 0 and 2 stay shallow.
+  const levels = 1100;
+  let deepValue: unknown = 1;
+  for (let level = 0; level < levels; level++) deepValue = [deepValue];
+  const values = [[], deepValue, [[]]];
+
+  async function check(input: string, name: string): Promise<void> {
+    const out = temp(name);
+    const summary = await runTwice(["run", copyChain, "-i", input, "-o", out, "--quiet"], out, () => Promise.resolve(checkExactlyOnce(out, ["copy"]).byFolder));
+    expect(readShards(out, "errors")).toEqual([{ row_id: "1", node: "input", error: { type: "INPUT_ROW", message: `row 1 of ${input}: the row nests deeper than 1000 levels`, attempts: 0 } }]);
+    expect(byRowId(readShards(out, "copy"))).toEqual([
+      { row_id: "0", id: 0, a: [] },
+      { row_id: "2", id: 2, a: [[]] },
+    ]);
+    expect(summary.rows).toEqual({ in: 3, ok: 2, failed: 1, filtered: 0 });
+  }
+
+  it("is an INPUT_ROW error record in Parquet input; the shallow rows of the same file are read", async () => {
+    let column: ParquetColumn = { name: "element", kind: "int64", nullable: false };
+    for (let level = 0; level < levels; level++) column = { name: level === levels - 1 ? "a" : "element", kind: "list", nullable: false, items: column };
+    const input = temp("deep.parquet");
+    await writeParquetShard(input, values.map((a, id) => ({ id, a })), [{ name: "id", kind: "int64", nullable: false }, column]);
+    await check(input, "out-parquet");
+  });
+
+  it("is an INPUT_ROW error record in Arrow input; the shallow rows of the same file are read", async () => {
+    let type: DataType = new Int32();
+    for (let level = 0; level < levels; level++) type = new List(new Field("item", type, true));
+    const input = temp("deep.arrow");
+    writeFileSync(input, tableToIPC(new Table({ id: vectorFromArray([0, 1, 2], new Int32()), a: vectorFromArray(values, type) }), "file"));
+    await check(input, "out-arrow");
+  });
 });
 
 describe("an apply output that cannot be written", () => {
