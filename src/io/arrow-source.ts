@@ -1,13 +1,16 @@
 /**
  * Arrow IPC input (stream or file format; one file or several, e.g. a `datasets` save_to_disk
  * folder), record batch by record batch. A resume skips whole files by their scanned batch lengths
- * and whole batches without converting their rows.
+ * and whole batches without converting their rows. As for Parquet, only a file whose schema nests
+ * deeper than `MAX_NESTING_DEPTH` has its rows walked, and one nested too deeply is a row error.
  */
 import { createReadStream } from "node:fs";
-import { RecordBatchReader } from "apache-arrow";
+import { RecordBatchReader, type Field, type Schema } from "apache-arrow";
+import { MAX_NESTING_DEPTH } from "../core/nesting-depth.js";
 import { scanArrowFile } from "./arrow-file-scan.js";
 import { schemaConverters, type ValueConverter } from "./arrow-values.js";
 import { inputReadError } from "./byte-stream.js";
+import { deepRow } from "./deep-row.js";
 import { fingerprintFiles } from "./input-fingerprint.js";
 import type { InputFingerprint, Source, SourcePosition, SourceRow } from "./source.js";
 
@@ -62,12 +65,14 @@ export class ArrowSource implements Source {
         index += file.rows;
         continue;
       }
+      const fileStart = index;
       try {
         const reader = await (await RecordBatchReader.from(createReadStream(file.path, { highWaterMark: 1024 * 1024 }))).open();
         const wanted = new Set(this.#columns ?? file.columns);
         const converters = schemaConverters(reader.schema)
           .map((converter, position) => ({ ...converter, position }))
           .filter((converter) => wanted.has(converter.name));
+        const deep = schemaDepth(reader.schema) > MAX_NESTING_DEPTH;
         for await (const recordBatch of reader) {
           const batchStart = index;
           index += recordBatch.numRows;
@@ -79,7 +84,7 @@ export class ArrowSource implements Source {
           }));
           let batch: SourceRow[] = [];
           for (let row = Math.max(0, from.row - batchStart); row < recordBatch.numRows; row++) {
-            batch.push({ index: batchStart + row, value: rowValue(columns, row) });
+            batch.push(deep ? deepRow(batchStart + row, () => rowValue(columns, row), `row ${batchStart + row - fileStart} of ${file.path}`) : { index: batchStart + row, value: rowValue(columns, row) });
             if (batch.length >= options.batchSize) {
               yield batch;
               batch = [];
@@ -102,4 +107,18 @@ function rowValue(
   const value: Record<string, unknown> = {};
   for (const column of columns) value[column.name] = column.convert(column.vector?.get(row) ?? null);
   return value;
+}
+
+/** Levels of nested types in an Arrow schema, the row being 1 (a struct or list adds one): no row nests deeper. */
+function schemaDepth(schema: Schema): number {
+  let deepest = 1;
+  const pending: { fields: readonly Field[]; depth: number }[] = [{ fields: schema.fields, depth: 1 }];
+  for (let entry = pending.pop(); entry !== undefined; entry = pending.pop()) {
+    deepest = Math.max(deepest, entry.depth);
+    for (const field of entry.fields) {
+      const children = (field.type as { children?: Field[] | null }).children;
+      if (children !== undefined && children !== null && children.length > 0) pending.push({ fields: children, depth: entry.depth + 1 });
+    }
+  }
+  return deepest;
 }

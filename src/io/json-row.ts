@@ -1,9 +1,11 @@
 /**
  * Decodes one JSON text (a JSONL line, a JSON array element) into a row value, or says why not.
  * A row must be a JSON object; invalid UTF-8 is a row error, never a crash and never silent
- * replacement characters.
+ * replacement characters. A row nested deeper than `MAX_NESTING_DEPTH` levels is a row error too
+ * (later stages walk values recursively); only a text long enough to nest that deep is walked.
  */
 import { isUtf8 } from "node:buffer";
+import { MIN_TEXT_LENGTH_TO_CHECK, nestingProblem } from "../core/nesting-depth.js";
 
 export type DecodedRow = { value: Record<string, unknown>; text: string; error?: undefined } | { value?: undefined; error: string };
 
@@ -34,6 +36,10 @@ export function parseJsonRow(text: string): Record<string, unknown> | RowDecodeE
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return new RowDecodeError(`expected a JSON object, got ${describeJsonValue(value)}`);
+  }
+  if (text.length >= MIN_TEXT_LENGTH_TO_CHECK) {
+    const problem = nestingProblem(value);
+    if (problem !== undefined) return new RowDecodeError(`the row ${problem}`);
   }
   return value as Record<string, unknown>;
 }

@@ -1,13 +1,17 @@
 /**
  * Parquet input: one file or many shards (read in sorted order, row_ids running on across them),
  * decoded row group by row group with hyparquet (+ hyparquet-compressors for ZSTD, Brotli, LZ4,
- * gzip). A resume skips whole row groups by their metadata row counts without decoding them.
+ * gzip). A resume skips whole row groups by their metadata row counts without decoding them. No row
+ * nests deeper than its file's schema: only a file whose schema passes `MAX_NESTING_DEPTH` has its
+ * rows walked, and one nested too deeply is a row error.
  */
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
-import type { AsyncBuffer, FileMetaData } from "hyparquet";
+import type { AsyncBuffer, FileMetaData, SchemaTree } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
+import { MAX_NESTING_DEPTH } from "../core/nesting-depth.js";
 import { inputReadError } from "./byte-stream.js";
 import { fingerprintFiles } from "./input-fingerprint.js";
+import { deepRow } from "./deep-row.js";
 import { plainObject } from "./plain-value.js";
 import type { InputFingerprint, Source, SourcePosition, SourceRow } from "./source.js";
 
@@ -64,6 +68,7 @@ export class ParquetSource implements Source {
     let index = 0;
     for (const file of this.#files) {
       let fileRow = 0;
+      const deep = schemaDepth(parquetSchema(file.metadata)) > MAX_NESTING_DEPTH;
       for (const groupRows of file.groups) {
         const groupEnd = index + groupRows;
         if (groupEnd > from.row) {
@@ -71,7 +76,9 @@ export class ParquetSource implements Source {
           const rows = await this.#readGroup(file, fileRow + skip, fileRow + groupRows);
           let batch: SourceRow[] = [];
           for (let position = 0; position < rows.length; position++) {
-            batch.push({ index: index + skip + position, value: plainObject(rows[position] ?? {}) });
+            const row = rows[position] ?? {};
+            const rowIndex = index + skip + position;
+            batch.push(deep ? deepRow(rowIndex, () => plainObject(row), `row ${fileRow + skip + position} of ${file.path}`) : { index: rowIndex, value: plainObject(row) });
             if (batch.length >= options.batchSize) {
               yield batch;
               batch = [];
@@ -102,4 +109,15 @@ export class ParquetSource implements Source {
       throw inputReadError(file.path, "Parquet", error);
     }
   }
+}
+
+/** Levels of groups in a Parquet schema, the root being 1 (a LIST takes two): no row nests deeper. */
+function schemaDepth(root: SchemaTree): number {
+  let deepest = 1;
+  const pending: { tree: SchemaTree; depth: number }[] = [{ tree: root, depth: 1 }];
+  for (let entry = pending.pop(); entry !== undefined; entry = pending.pop()) {
+    deepest = Math.max(deepest, entry.depth);
+    for (const child of entry.tree.children) if (child.children.length > 0) pending.push({ tree: child, depth: entry.depth + 1 });
+  }
+  return deepest;
 }

@@ -1,9 +1,11 @@
 import { z } from "zod";
+import { nestingProblem } from "../core/nesting-depth.js";
 import type { ApplyPlan } from "../core/plan.js";
 import type { RowContext } from "../core/row-context.js";
 import { failRow, fanOutRow, filterRow, type Row, type RowFailure } from "./row.js";
 import { checkInput } from "./check-input.js";
 import type { NodeRuntime } from "./node-runtime.js";
+import { safeParse } from "./safe-parse.js";
 
 /**
  * Runs an apply node on one row and reports it (one `node-end` event, its latency). Returns the
@@ -109,25 +111,37 @@ function settle(plan: ApplyPlan, row: Row, value: unknown): Applied {
     for (const child of children) child.records.push({ node: id, rowId: child.id, output: child.previous, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
     return children;
   }
-  let output: unknown = value;
-  if (plan.node.outputModel !== undefined) {
-    const checked = validate(plan, value);
-    if (!checked.ok) return failRow(row, checked.failure);
-    output = checked.value;
-  }
+  const checked = validate(plan, value);
+  if (!checked.ok) return failRow(row, checked.failure);
+  const output = checked.value;
   row.setOutput(id, output);
   row.previous = output;
   row.records.push({ node: id, rowId: row.id, output, latencyMs: 0, inputTokens: 0, outputTokens: 0 });
   return row;
 }
 
-/** Checks an output against the node's `outputModel`; the value kept is zod's parsed output. */
+/**
+ * Checks an output against the node's `outputModel` (the value kept is zod's parsed output), then
+ * that it can be written: no deeper than `MAX_NESTING_DEPTH`, not circular.
+ */
 function validate(plan: ApplyPlan, value: unknown): { ok: true; value: unknown } | { ok: false; failure: RowFailure } {
+  // Depth first: a recursive outputModel would walk a too-deep or circular value into a stack overflow.
+  const problem = nestingProblem(value);
+  if (problem !== undefined) return { ok: false, failure: applyFailure(plan, `apply output ${problem}`) };
   const model = plan.node.outputModel;
   if (model === undefined) return { ok: true, value };
-  const parsed = model.safeParse(value);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, failure: { node: plan.id, type: "APPLY_FAILED", message: `apply output does not match its outputModel: ${z.prettifyError(parsed.error)}`, attempts: 1 } };
+  const parsed = safeParse(model, value);
+  if (!parsed.success) {
+    return { ok: false, failure: applyFailure(plan, `apply output does not match its outputModel: ${parsed.error === undefined ? parsed.thrown : z.prettifyError(parsed.error)}`) };
+  }
+  // A transform may have built a new value.
+  const transformed = parsed.data === value ? undefined : nestingProblem(parsed.data);
+  if (transformed !== undefined) return { ok: false, failure: applyFailure(plan, `apply output (as its outputModel parsed it) ${transformed}`) };
+  return { ok: true, value: parsed.data };
+}
+
+function applyFailure(plan: ApplyPlan, message: string): RowFailure {
+  return { node: plan.id, type: "APPLY_FAILED", message, attempts: 1 };
 }
 
 function fail(row: Row, plan: ApplyPlan, error: unknown): Row {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { nestingProblem } from "../core/nesting-depth.js";
 import type { StepPlan } from "../core/plan.js";
 import { TemplateValueError } from "../core/template.js";
 import type { ChatMessage, Engine, GenerateResult } from "../engines/engine.js";
@@ -6,6 +7,7 @@ import { ChainetteError, isChainetteError } from "../errors.js";
 import { checkInput } from "./check-input.js";
 import type { NodeRuntime } from "./node-runtime.js";
 import { failRow, type Row, type RowFailure } from "./row.js";
+import { safeParse } from "./safe-parse.js";
 
 /**
  * Runs an LLM step on one row: validate the input, render the prompts, ask the engine for JSON
@@ -107,8 +109,14 @@ function checkReply(plan: StepPlan, result: GenerateResult): { ok: true; value: 
     const cut = result.finishReason === "length" ? " (the reply was cut at max_tokens: finish_reason \"length\")" : "";
     return { ok: false, message: `reply is not valid JSON${cut}: ${(error as Error).message}` };
   }
-  const parsed = plan.step.outputModel.safeParse(json);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: z.prettifyError(parsed.error).replaceAll("\n", "; ") };
+  // A reply nested too deeply to write (a free-form field, a recursive schema) is an invalid reply;
+  // checked first, as a recursive outputModel would walk it into a stack overflow.
+  const problem = nestingProblem(json);
+  if (problem !== undefined) return { ok: false, message: `reply ${problem}` };
+  const parsed = safeParse(plan.step.outputModel, json);
+  if (!parsed.success) return { ok: false, message: parsed.error === undefined ? parsed.thrown : z.prettifyError(parsed.error).replaceAll("\n", "; ") };
+  const transformed = parsed.data === json ? undefined : nestingProblem(parsed.data);
+  return transformed === undefined ? { ok: true, value: parsed.data } : { ok: false, message: `reply (as the outputModel parsed it) ${transformed}` };
 }
 
 function end(plan: StepPlan, row: Row, runtime: NodeRuntime): Row {
