@@ -6,7 +6,7 @@
  */
 import Database from "better-sqlite3";
 import { ChainetteError } from "../errors.js";
-import { DoneRanges, type Range } from "./done-ranges.js";
+import { DoneRanges, type Range, type RootRange } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 
@@ -47,8 +47,30 @@ export interface CommitData {
   counters: Readonly<Record<string, number>>;
   /** Increments of each node's stats. */
   nodes: ReadonlyMap<string, NodeStats>;
-  /** Filtered leaves of roots that also have a failed leaf, by the node that filtered them. */
+  /** Filtered leaves of roots, by the node that filtered them. */
   filteredSiblings?: readonly FilteredSiblings[];
+  /** The roots whose lines the committed shard bytes added, per shard (schema v3). */
+  shardRoots?: readonly ShardRoots[];
+}
+
+/** Root rows `[start, end)` with lines in one shard. */
+export interface ShardRoots {
+  dir: string;
+  seq: number;
+  start: number;
+  end: number;
+}
+
+/** What forgetting roots (`--retry-errors`, `--repair`) changes in the ledger, in one transaction. */
+export interface ForgetRootsChange {
+  /** The roots no longer done, as sorted disjoint ranges. */
+  roots: readonly RootRange[];
+  /** Each rewritten folder's whole new shard list and the roots of those shards. */
+  folders: ReadonlyMap<string, { shards: readonly ShardRecord[]; roots: readonly ShardRoots[] }>;
+  /** Increments (negative) of the run counters. */
+  counters: Readonly<Record<string, number>>;
+  /** Increments (negative) of each node's stats. */
+  nodes: ReadonlyMap<string, NodeStats>;
 }
 
 export interface FilteredSiblings {
@@ -56,6 +78,9 @@ export interface FilteredSiblings {
   node: string;
   count: number;
 }
+
+/** Set in `meta` when a v1/v2 ledger with shards is migrated: those shards have no `shard_roots`. */
+const UNTRACKED_ROOTS = "untracked_shard_roots";
 
 export function emptyNodeStats(): NodeStats {
   return { ok: 0, failed: 0, filtered: 0, inputTokens: 0, outputTokens: 0, latency: new LatencyHistogram() };
@@ -112,6 +137,9 @@ export class Ledger {
         throw new ChainetteError("LEDGER", `${path} has ledger schema v${version}; this chainette-stream reads up to v${SCHEMA_VERSION}`);
       }
       db.exec(SCHEMA_SQL);
+      if (version > 0 && version < 3 && db.prepare("SELECT 1 FROM shards LIMIT 1").get() !== undefined) {
+        db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'true')").run(UNTRACKED_ROOTS);
+      }
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }
     return new Ledger(path, db);
@@ -151,6 +179,7 @@ export class Ledger {
         const insert = this.db.prepare("INSERT INTO filtered_siblings (root, node, count) VALUES (?, ?, ?) ON CONFLICT (root, node) DO UPDATE SET count = count + excluded.count");
         for (const { root, node, count } of data.filteredSiblings) insert.run(root, node, count);
       }
+      if (data.shardRoots !== undefined && data.shardRoots.length > 0) this.appendShardRoots(data.shardRoots);
     });
     try {
       transaction();
@@ -159,35 +188,51 @@ export class Ledger {
     }
   }
 
-  /** The filtered leaves recorded for these failed roots, summed by node. */
-  filteredSiblings(roots: readonly number[]): Map<string, number> {
-    const select = this.db.prepare("SELECT node, count FROM filtered_siblings WHERE root = ?");
-    const byNode = new Map<string, number>();
-    for (const root of roots) {
-      for (const { node, count } of select.all(root) as { node: string; count: number }[]) byNode.set(node, (byNode.get(node) ?? 0) + count);
-    }
-    return byNode;
+  /** Whether every committed shard's roots are recorded (false for shards a v1/v2 ledger committed). */
+  rootsTracked(): boolean {
+    return this.getMeta<boolean>(UNTRACKED_ROOTS) !== true;
+  }
+
+  /** The recorded root ranges of one folder's shards, by shard seq. */
+  shardRoots(dir: string): Map<number, RootRange[]> {
+    const rows = this.db.prepare("SELECT seq, start, end FROM shard_roots WHERE dir = ? ORDER BY seq, start").all(dir) as { seq: number; start: number; end: number }[];
+    const bySeq = new Map<number, RootRange[]>();
+    for (const { seq, start, end } of rows) bySeq.set(seq, [...(bySeq.get(seq) ?? []), [start, end]]);
+    return bySeq;
+  }
+
+  /** How many failures (fan-out children included) the roots in these ranges have, by node. */
+  failuresByNode(roots: readonly RootRange[]): Map<string, number> {
+    return this.sumByNode("SELECT node, COUNT(*) AS count FROM failures WHERE root >= ? AND root < ? GROUP BY node", roots);
+  }
+
+  /** How many leaves of the roots in these ranges were filtered, by the node that filtered them. */
+  filteredLeaves(roots: readonly RootRange[]): Map<string, number> {
+    return this.sumByNode("SELECT node, SUM(count) AS count FROM filtered_siblings WHERE root >= ? AND root < ? GROUP BY node", roots);
   }
 
   /**
-   * `--retry-errors`, in one transaction: each rewritten folder's shard list is replaced, the failed
-   * roots are no longer done and no longer failures, and the counters lose what those rows wrote.
+   * `--retry-errors` and `--repair`, in one transaction: each rewritten folder's shard list is
+   * replaced, the roots are no longer done and have no failures or filtered leaves, and the
+   * counters lose what those rows wrote. Call `makeDurable()` before deleting the replaced files.
    */
-  forgetFailures(change: { roots: readonly number[]; folders: ReadonlyMap<string, readonly ShardRecord[]>; counters: Readonly<Record<string, number>>; nodes: ReadonlyMap<string, NodeStats> }): void {
-    this.doneRows.remove(change.roots);
+  forgetRoots(change: ForgetRootsChange): void {
+    this.doneRows.removeRanges(change.roots);
     const transaction = this.db.transaction(() => {
-      for (const [dir, shards] of change.folders) {
+      for (const [dir, folder] of change.folders) {
         this.db.prepare("DELETE FROM shards WHERE dir = ?").run(dir);
-        for (const shard of shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
+        this.db.prepare("DELETE FROM shard_roots WHERE dir = ?").run(dir);
+        for (const shard of folder.shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
+        this.appendShardRoots(folder.roots);
       }
       this.statements.clearRanges.run();
       for (const [start, end, offset] of this.doneRows.above()) this.statements.insertRange.run(start, end, offset);
       this.statements.progress.run({ row: this.doneRows.watermark, offset: this.doneRows.watermarkOffset });
-      const forget = this.db.prepare("DELETE FROM failures WHERE root = ?");
-      const forgetFiltered = this.db.prepare("DELETE FROM filtered_siblings WHERE root = ?");
-      for (const root of change.roots) {
-        forget.run(root);
-        forgetFiltered.run(root);
+      const forget = this.db.prepare("DELETE FROM failures WHERE root >= ? AND root < ?");
+      const forgetFiltered = this.db.prepare("DELETE FROM filtered_siblings WHERE root >= ? AND root < ?");
+      for (const [start, end] of change.roots) {
+        forget.run(start, end);
+        forgetFiltered.run(start, end);
       }
       for (const [key, value] of Object.entries(change.counters)) if (value !== 0) this.statements.counter.run(key, value);
       for (const [node, delta] of change.nodes) this.mergeNodeStats(node, delta);
@@ -195,7 +240,7 @@ export class Ledger {
     try {
       transaction();
     } catch (error) {
-      throw new ChainetteError("LEDGER", `ledger update for --retry-errors failed: ${(error as Error).message}`, { cause: error });
+      throw new ChainetteError("LEDGER", `ledger update that forgets rows failed: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -233,6 +278,11 @@ export class Ledger {
     return this.db.prepare("SELECT * FROM sessions ORDER BY id").all() as ReturnType<Ledger["sessions"]>;
   }
 
+  /** Makes every transaction committed so far durable (the ledger runs synchronous=NORMAL): call it before deleting files that a ledger change replaced. */
+  makeDurable(): void {
+    this.db.pragma("wal_checkpoint(FULL)");
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
@@ -245,6 +295,22 @@ export class Ledger {
       (row): Range => [row.start, row.end, row.end_offset],
     );
     return new DoneRanges(progress?.watermark_row ?? 0, progress?.watermark_offset ?? 0, ranges);
+  }
+
+  /** Adds root ranges to shards, extending a shard's range that ends where one starts. */
+  private appendShardRoots(roots: readonly ShardRoots[]): void {
+    const extend = this.db.prepare("UPDATE shard_roots SET end = @end WHERE dir = @dir AND seq = @seq AND end = @start");
+    const insert = this.db.prepare("INSERT INTO shard_roots (dir, seq, start, end) VALUES (@dir, @seq, @start, @end) ON CONFLICT (dir, seq, start) DO UPDATE SET end = max(end, excluded.end)");
+    for (const range of roots) if (extend.run(range).changes === 0) insert.run(range);
+  }
+
+  private sumByNode(sql: string, roots: readonly RootRange[]): Map<string, number> {
+    const select = this.db.prepare(sql);
+    const byNode = new Map<string, number>();
+    for (const [start, end] of roots) {
+      for (const { node, count } of select.all(start, end) as { node: string; count: number }[]) byNode.set(node, (byNode.get(node) ?? 0) + count);
+    }
+    return byNode;
   }
 
   private mergeNodeStats(node: string, delta: NodeStats): void {
