@@ -85,3 +85,27 @@ describe("DoneRanges.remove", () => {
     );
   });
 });
+
+describe("DoneRanges.removeRanges", () => {
+  it("agrees with a Set after removing sorted disjoint ranges, and keeps offsets only of uncut ranges", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 300 }), fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 20 }), (added, cuts) => {
+        const done = new DoneRanges();
+        done.add(added.map((index) => ({ index, end: index * 10 })));
+        const points = [...new Set(cuts)].sort((a, b) => a - b);
+        const removed: [number, number][] = [];
+        for (let i = 0; i + 1 < points.length; i += 2) removed.push([points[i] ?? 0, points[i + 1] ?? 0]);
+        done.removeRanges(removed);
+        const set = new Set(added);
+        for (const [start, end] of removed) for (let i = start; i < end; i++) set.delete(i);
+        let watermark = 0;
+        while (set.has(watermark)) watermark++;
+        expect(done.watermark).toBe(watermark);
+        for (let i = 0; i <= 201; i++) expect(done.has(i)).toBe(set.has(i));
+        expect(done.count()).toBe(set.size);
+        // An offset is the byte after row watermark - 1 (here index * 10), or unknown (null).
+        if (done.watermarkOffset !== null && watermark > 0) expect(done.watermarkOffset).toBe((watermark - 1) * 10);
+      }),
+    );
+  });
+});
