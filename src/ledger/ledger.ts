@@ -47,10 +47,19 @@ export interface CommitData {
   counters: Readonly<Record<string, number>>;
   /** Increments of each node's stats. */
   nodes: ReadonlyMap<string, NodeStats>;
-  /** Filtered leaves of roots, by the node that filtered them. */
+  /** Filtered leaves of roots that fanned out, by the node that filtered them. */
   filteredSiblings?: readonly FilteredSiblings[];
+  /** Roots that did not fan out and whose leaf a node filtered (schema v3). */
+  filteredRanges?: readonly FilteredRange[];
   /** The roots whose lines the committed shard bytes added, per shard (schema v3). */
   shardRoots?: readonly ShardRoots[];
+}
+
+/** Root rows `[start, end)` that did not fan out and whose one leaf `node` filtered. */
+export interface FilteredRange {
+  node: string;
+  start: number;
+  end: number;
 }
 
 /** Root rows `[start, end)` with lines in one shard. */
@@ -180,6 +189,7 @@ export class Ledger {
         for (const { root, node, count } of data.filteredSiblings) insert.run(root, node, count);
       }
       if (data.shardRoots !== undefined && data.shardRoots.length > 0) this.appendShardRoots(data.shardRoots);
+      if (data.filteredRanges !== undefined && data.filteredRanges.length > 0) this.appendFilteredRanges(data.filteredRanges);
     });
     try {
       transaction();
@@ -208,7 +218,9 @@ export class Ledger {
 
   /** How many leaves of the roots in these ranges were filtered, by the node that filtered them. */
   filteredLeaves(roots: readonly RootRange[]): Map<string, number> {
-    return this.sumByNode("SELECT node, SUM(count) AS count FROM filtered_siblings WHERE root >= ? AND root < ? GROUP BY node", roots);
+    const byNode = this.sumByNode("SELECT node, SUM(count) AS count FROM filtered_siblings WHERE root >= ? AND root < ? GROUP BY node", roots);
+    for (const { range, overlap } of this.filteredRangesIn(roots)) byNode.set(range.node, (byNode.get(range.node) ?? 0) + overlap);
+    return byNode;
   }
 
   /**
@@ -228,6 +240,20 @@ export class Ledger {
       this.statements.clearRanges.run();
       for (const [start, end, offset] of this.doneRows.above()) this.statements.insertRange.run(start, end, offset);
       this.statements.progress.run({ row: this.doneRows.watermark, offset: this.doneRows.watermarkOffset });
+      const dropRange = this.db.prepare("DELETE FROM filtered_ranges WHERE node = ? AND start = ?");
+      const kept: FilteredRange[] = [];
+      for (const { range } of this.filteredRangesIn(change.roots)) {
+        dropRange.run(range.node, range.start);
+        let from = range.start;
+        for (const [start, end] of change.roots) {
+          if (end <= from) continue;
+          if (start >= range.end) break;
+          if (start > from) kept.push({ node: range.node, start: from, end: start });
+          from = end;
+        }
+        if (from < range.end) kept.push({ node: range.node, start: from, end: range.end });
+      }
+      this.appendFilteredRanges(kept);
       const forget = this.db.prepare("DELETE FROM failures WHERE root >= ? AND root < ?");
       const forgetFiltered = this.db.prepare("DELETE FROM filtered_siblings WHERE root >= ? AND root < ?");
       for (const [start, end] of change.roots) {
@@ -302,6 +328,36 @@ export class Ledger {
     const extend = this.db.prepare("UPDATE shard_roots SET end = @end WHERE dir = @dir AND seq = @seq AND end = @start");
     const insert = this.db.prepare("INSERT INTO shard_roots (dir, seq, start, end) VALUES (@dir, @seq, @start, @end) ON CONFLICT (dir, seq, start) DO UPDATE SET end = max(end, excluded.end)");
     for (const range of roots) if (extend.run(range).changes === 0) insert.run(range);
+  }
+
+  /** Adds filtered root ranges, extending the node's range that ends where one starts (found by key). */
+  private appendFilteredRanges(ranges: readonly FilteredRange[]): void {
+    const previous = this.db.prepare("SELECT start, end FROM filtered_ranges WHERE node = ? AND start < ? ORDER BY start DESC LIMIT 1");
+    const setEnd = this.db.prepare("UPDATE filtered_ranges SET end = ? WHERE node = ? AND start = ?");
+    const insert = this.db.prepare("INSERT INTO filtered_ranges (node, start, end) VALUES (@node, @start, @end) ON CONFLICT (node, start) DO UPDATE SET end = max(end, excluded.end)");
+    for (const range of ranges) {
+      const before = previous.get(range.node, range.start) as { start: number; end: number } | undefined;
+      if (before !== undefined && before.end === range.start) setEnd.run(range.end, range.node, before.start);
+      else insert.run(range);
+    }
+  }
+
+  /** The filtered ranges that overlap sorted disjoint root ranges, and by how many roots. */
+  private filteredRangesIn(roots: readonly RootRange[]): { range: FilteredRange; overlap: number }[] {
+    const found: { range: FilteredRange; overlap: number }[] = [];
+    if (roots.length === 0) return found;
+    const all = this.db.prepare("SELECT node, start, end FROM filtered_ranges ORDER BY start").all() as FilteredRange[];
+    let first = 0;
+    for (const range of all) {
+      while (first < roots.length && (roots[first] as RootRange)[1] <= range.start) first++;
+      let overlap = 0;
+      for (let i = first; i < roots.length && (roots[i] as RootRange)[0] < range.end; i++) {
+        const [start, end] = roots[i] as RootRange;
+        overlap += Math.min(end, range.end) - Math.max(start, range.start);
+      }
+      if (overlap > 0) found.push({ range, overlap });
+    }
+    return found;
   }
 
   private sumByNode(sql: string, roots: readonly RootRange[]): Map<string, number> {

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 -- v2. Filtered leaves of root rows that also have a failed leaf (only a fan-out makes both):
 -- --retry-errors redoes the whole root, so these leave the counts with it. From v3, the filtered
--- leaves of every root (--repair redoes any root), one row per root and filtering node.
+-- leaves of every root that fanned out (--repair redoes any root).
 CREATE TABLE IF NOT EXISTS filtered_siblings (
   root  INTEGER NOT NULL,
   node  TEXT NOT NULL,
@@ -55,6 +55,14 @@ CREATE TABLE IF NOT EXISTS shard_roots (
   start INTEGER NOT NULL,
   end   INTEGER NOT NULL,
   PRIMARY KEY (dir, seq, start)
+) WITHOUT ROWID;
+-- v3. Root rows [start, end) that did not fan out and whose one leaf node filtered (rows arrive
+-- nearly in order, so these are ranges): --retry-errors and --repair take them out of the counts.
+CREATE TABLE IF NOT EXISTS filtered_ranges (
+  node  TEXT    NOT NULL,
+  start INTEGER NOT NULL,
+  end   INTEGER NOT NULL,
+  PRIMARY KEY (node, start)
 ) WITHOUT ROWID;
 -- v3. Forgetting roots (--retry-errors, --repair) deletes their failures by root range.
 CREATE INDEX IF NOT EXISTS failures_root ON failures (root);

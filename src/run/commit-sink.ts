@@ -7,13 +7,13 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainetteError } from "../errors.js";
-import { emptyNodeStats, type FailureRecord, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
+import { emptyNodeStats, type FailureRecord, type FilteredRange, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
 import { DoneBatch } from "../ledger/done-ranges.js";
 import type { RunEvent } from "./events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
 import { errorLine, RecordLines } from "./record-lines.js";
 import type { NodeRecord, Row, RootRow } from "./row.js";
-import { ShardWriter } from "./shard-writer.js";
+import { addRootRange, ShardWriter } from "./shard-writer.js";
 
 export interface CommitSinkOptions {
   outDir: string;
@@ -36,8 +36,22 @@ class PendingCommit {
   rows = new DoneBatch();
   failures: FailureRecord[] = [];
   filteredSiblings: FilteredSiblings[] = [];
+  /** Roots that did not fan out and whose leaf was filtered, by node, as flat `[start, end)` pairs. */
+  filteredRoots = new Map<string, number[]>();
   counters = { rows_in: 0, ok: 0, failed: 0, filtered: 0, input_tokens: 0, output_tokens: 0 };
   nodes = new Map<string, NodeStats>();
+
+  filtered(node: string): number[] {
+    let pairs = this.filteredRoots.get(node);
+    if (pairs === undefined) this.filteredRoots.set(node, (pairs = []));
+    return pairs;
+  }
+
+  filteredRanges(): FilteredRange[] {
+    const ranges: FilteredRange[] = [];
+    for (const [node, pairs] of this.filteredRoots) for (let i = 0; i < pairs.length; i += 2) ranges.push({ node, start: pairs[i] as number, end: pairs[i + 1] as number });
+    return ranges;
+  }
 
   node(id: string): NodeStats {
     let stats = this.nodes.get(id);
@@ -189,7 +203,8 @@ export class CommitSink {
       pending.counters.filtered++;
       pending.node(leaf.filteredBy ?? "").filtered++;
       // --retry-errors and --repair redo whole roots: each root's filtered leaves leave the counts with it.
-      pending.filteredSiblings.push({ root: root.index, node: leaf.filteredBy ?? "", count: 1 });
+      if (root.leaves === undefined) addRootRange(pending.filtered(leaf.filteredBy ?? ""), root.index, root.index + 1);
+      else pending.filteredSiblings.push({ root: root.index, node: leaf.filteredBy ?? "", count: 1 });
     }
   }
 
@@ -209,7 +224,7 @@ export class CommitSink {
         ? (await Promise.all(snapshots.map((snapshot) => snapshot.sync(true)))).flat()
         : [];
       if (!last) for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
-      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings, shardRoots });
+      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings, filteredRanges: pending.filteredRanges(), shardRoots });
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));
       this.lastCommit = performance.now();
@@ -239,6 +254,10 @@ export class CommitSink {
     into.rows.append(from.rows);
     into.failures.push(...from.failures);
     into.filteredSiblings.push(...from.filteredSiblings);
+    for (const [node, pairs] of from.filteredRoots) {
+      const target = into.filtered(node);
+      for (let i = 0; i < pairs.length; i += 2) addRootRange(target, pairs[i] as number, pairs[i + 1] as number);
+    }
     for (const key of Object.keys(from.counters) as (keyof PendingCommit["counters"])[]) into.counters[key] += from.counters[key];
     for (const [node, stats] of from.nodes) {
       const target = into.node(node);
