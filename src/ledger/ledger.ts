@@ -207,7 +207,11 @@ export class Ledger {
   shardRoots(dir: string): Map<number, RootRange[]> {
     const rows = this.db.prepare("SELECT seq, start, end FROM shard_roots WHERE dir = ? ORDER BY seq, start").all(dir) as { seq: number; start: number; end: number }[];
     const bySeq = new Map<number, RootRange[]>();
-    for (const { seq, start, end } of rows) bySeq.set(seq, [...(bySeq.get(seq) ?? []), [start, end]]);
+    for (const { seq, start, end } of rows) {
+      const ranges = bySeq.get(seq);
+      if (ranges === undefined) bySeq.set(seq, [[start, end]]);
+      else ranges.push([start, end]);
+    }
     return bySeq;
   }
 
