@@ -146,6 +146,21 @@ describe("--repair", () => {
     await expectRepaired(out, files[0] ?? "", roots);
   }, 60_000);
 
+  it("refuses --repair on a Parquet run, and names the damaged shard with --fresh as the way out", async () => {
+    const out = join(work, "parquet");
+    const run = await runCli(args(out, "--format", "parquet"), { env: env() });
+    expect(run.code, run.stderr).toBe(0);
+    const file = join(out, "qa", "001.parquet");
+    unlinkSync(file);
+    const plain = await runCli(args(out, "--format", "parquet"), { env: env() });
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toContain(file);
+    expect(plain.stderr).toContain("--fresh");
+    const repaired = await runCli(args(out, "--format", "parquet", "--repair"), { env: env() });
+    expect(repaired.code).not.toBe(0);
+    expect(repaired.stderr).toContain("--repair works on --format jsonl runs only");
+  }, 60_000);
+
   it("refuses a ledger from before schema v3, which does not know the rows of each shard", async () => {
     const out = await finishedRun("v2");
     const db = new Database(join(out, "ledger.sqlite"));
