@@ -63,8 +63,13 @@ export function forgetRoots(outDir: string, ledger: Ledger, request: ForgetReque
         for (const [start, end] of shardRoots) keptRoots.push({ dir, seq: shard.seq, start, end });
         continue;
       }
-      const lines = readFileSync(path, "utf8").split("\n");
-      const dropped = lines.filter((line) => isForgotten(line, roots)).length;
+      const keptLines: string[] = [];
+      let dropped = 0;
+      for (const line of readFileSync(path, "utf8").split("\n")) {
+        if (line === "") continue;
+        if (isForgotten(line, roots)) dropped++;
+        else keptLines.push(line);
+      }
       if (dropped === 0) {
         kept.push(shard);
         for (const [start, end] of shardRoots) keptRoots.push({ dir, seq: shard.seq, start, end });
@@ -72,7 +77,7 @@ export function forgetRoots(outDir: string, ledger: Ledger, request: ForgetReque
       }
       removed += dropped;
       replaced.push(path);
-      for (const line of lines) if (line !== "" && !isForgotten(line, roots)) rewrite.add(line);
+      for (const line of keptLines) rewrite.add(line);
     }
     rewrite.finish();
     if (removed === 0) continue;
