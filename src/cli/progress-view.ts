@@ -50,6 +50,7 @@ export class ProgressView {
     if (mode === "quiet") return;
     if (event.type === "engine-down") this.note(`engine ${event.engine} is down (${event.reason}); requests wait for it to come back`);
     if (event.type === "engine-up") this.note(`engine ${event.engine} is back`);
+    if (event.type === "shards-repair") this.note(`--repair: dropped ${event.shards.join(", ")}; the ${event.rows} rows they held run again`);
     if (event.type === "stop-requested") this.note(`${event.reason}: no new rows; finishing the rows in flight (up to ${formatDuration(event.graceMs / 1000)}); Ctrl-C again to abandon them`);
   };
 

@@ -29,6 +29,8 @@ Output:
   --max-lines-per-file N      lines per shard (default 10000)
   --fresh                     discard an earlier run in OUTDIR
   --retry-errors              run the rows that failed in earlier sessions again
+  --repair                    redo the rows of committed shards that are damaged or missing
+                              (instead of refusing to resume); jsonl only
 Engines:
   --engines FILE              engines YAML (entries override registerEngine of the same name)
   --endpoint NAME=URL         override one engine's endpoint (repeatable)
@@ -56,6 +58,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "max-lines-per-file": { type: "string" },
       fresh: { type: "boolean" },
       "retry-errors": { type: "boolean" },
+      repair: { type: "boolean" },
       engines: { type: "string" },
       endpoint: { type: "string", multiple: true },
       concurrency: { type: "string" },
@@ -122,6 +125,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       fresh: values.fresh ?? false,
       countTotal: mode !== "quiet",
       retryErrors: values["retry-errors"] ?? false,
+      repair: values.repair ?? false,
       control,
       source: {
         ...(values.split === undefined ? {} : { split: values.split }),

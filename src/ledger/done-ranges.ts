@@ -8,6 +8,9 @@ import { ChainetteError } from "../errors.js";
 
 export type Range = [start: number, end: number, endOffset: number | null];
 
+/** Root rows `[start, end)`, without input offsets. */
+export type RootRange = readonly [start: number, end: number];
+
 /** A root row that finished, with the byte offset just past it in the input when known. */
 export interface DoneRow {
   index: number;
@@ -86,6 +89,30 @@ export class DoneRanges {
       this.watermarkOffset = lowest === 0 ? 0 : null;
     }
     this.ranges = kept.filter(([start]) => start >= this.watermark);
+    this.advance();
+  }
+
+  /**
+   * Marks the root rows of sorted disjoint ranges not done again (`--retry-errors`, `--repair`). The
+   * watermark drops to the first of them; a done range cut short loses its byte offset (the next
+   * read counts lines up to it instead of seeking).
+   */
+  removeRanges(removed: readonly RootRange[]): void {
+    const done: Range[] = this.watermark > 0 ? [[0, this.watermark, this.watermarkOffset], ...this.ranges] : [...this.ranges];
+    const kept: Range[] = [];
+    for (const [start, end, endOffset] of done) {
+      let from = start;
+      for (const [removedStart, removedEnd] of removed) {
+        if (removedEnd <= from) continue;
+        if (removedStart >= end) break;
+        if (removedStart > from) kept.push([from, removedStart, null]);
+        from = removedEnd;
+      }
+      if (from < end) kept.push([from, end, endOffset]);
+    }
+    this.watermark = 0;
+    this.watermarkOffset = 0;
+    this.ranges = kept;
     this.advance();
   }
 

@@ -6,7 +6,7 @@
  */
 import Database from "better-sqlite3";
 import { ChainetteError } from "../errors.js";
-import { DoneRanges, type Range } from "./done-ranges.js";
+import { DoneRanges, type Range, type RootRange } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 
@@ -47,8 +47,39 @@ export interface CommitData {
   counters: Readonly<Record<string, number>>;
   /** Increments of each node's stats. */
   nodes: ReadonlyMap<string, NodeStats>;
-  /** Filtered leaves of roots that also have a failed leaf, by the node that filtered them. */
+  /** Filtered leaves of roots that fanned out, by the node that filtered them. */
   filteredSiblings?: readonly FilteredSiblings[];
+  /** Roots that did not fan out and whose leaf a node filtered (schema v3). */
+  filteredRanges?: readonly FilteredRange[];
+  /** The roots whose lines the committed shard bytes added, per shard (schema v3). */
+  shardRoots?: readonly ShardRoots[];
+}
+
+/** Root rows `[start, end)` that did not fan out and whose one leaf `node` filtered. */
+export interface FilteredRange {
+  node: string;
+  start: number;
+  end: number;
+}
+
+/** Root rows `[start, end)` with lines in one shard. */
+export interface ShardRoots {
+  dir: string;
+  seq: number;
+  start: number;
+  end: number;
+}
+
+/** What forgetting roots (`--retry-errors`, `--repair`) changes in the ledger, in one transaction. */
+export interface ForgetRootsChange {
+  /** The roots no longer done, as sorted disjoint ranges. */
+  roots: readonly RootRange[];
+  /** Each rewritten folder's whole new shard list and the roots of those shards. */
+  folders: ReadonlyMap<string, { shards: readonly ShardRecord[]; roots: readonly ShardRoots[] }>;
+  /** Increments (negative) of the run counters. */
+  counters: Readonly<Record<string, number>>;
+  /** Increments (negative) of each node's stats. */
+  nodes: ReadonlyMap<string, NodeStats>;
 }
 
 export interface FilteredSiblings {
@@ -71,6 +102,8 @@ export interface DurableOption {
    */
   durable?: boolean;
 }
+/** Set in `meta` when a v1/v2 ledger with shards is migrated: those shards have no `shard_roots`. */
+const UNTRACKED_ROOTS = "untracked_shard_roots";
 
 export function emptyNodeStats(): NodeStats {
   return { ok: 0, failed: 0, filtered: 0, inputTokens: 0, outputTokens: 0, latency: new LatencyHistogram() };
@@ -138,6 +171,9 @@ export class Ledger {
         throw new ChainetteError("LEDGER", `${path} has ledger schema v${version}; this chainette-stream reads up to v${SCHEMA_VERSION}`);
       }
       db.exec(SCHEMA_SQL);
+      if (version > 0 && version < 3 && db.prepare("SELECT 1 FROM shards LIMIT 1").get() !== undefined) {
+        db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'true')").run(UNTRACKED_ROOTS);
+      }
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       return new Ledger(path, db);
     } catch (error) {
@@ -200,47 +236,82 @@ export class Ledger {
         const insert = this.db.prepare("INSERT INTO filtered_siblings (root, node, count) VALUES (?, ?, ?) ON CONFLICT (root, node) DO UPDATE SET count = count + excluded.count");
         for (const { root, node, count } of data.filteredSiblings) insert.run(root, node, count);
       }
+      if (data.shardRoots !== undefined && data.shardRoots.length > 0) this.appendShardRoots(data.shardRoots);
+      if (data.filteredRanges !== undefined && data.filteredRanges.length > 0) this.appendFilteredRanges(data.filteredRanges);
     });
     this.runTransaction(transaction, options, "ledger commit failed");
     this.doneRows = done;
   }
 
-  /** The filtered leaves recorded for these failed roots, summed by node. */
-  filteredSiblings(roots: readonly number[]): Map<string, number> {
-    const select = this.db.prepare("SELECT node, count FROM filtered_siblings WHERE root = ?");
-    const byNode = new Map<string, number>();
-    for (const root of roots) {
-      for (const { node, count } of select.all(root) as { node: string; count: number }[]) byNode.set(node, (byNode.get(node) ?? 0) + count);
+  /** Whether every committed shard's roots are recorded (false for shards a v1/v2 ledger committed). */
+  rootsTracked(): boolean {
+    return this.getMeta<boolean>(UNTRACKED_ROOTS) !== true;
+  }
+
+  /** The recorded root ranges of one folder's shards, by shard seq. */
+  shardRoots(dir: string): Map<number, RootRange[]> {
+    const rows = this.db.prepare("SELECT seq, start, end FROM shard_roots WHERE dir = ? ORDER BY seq, start").all(dir) as { seq: number; start: number; end: number }[];
+    const bySeq = new Map<number, RootRange[]>();
+    for (const { seq, start, end } of rows) {
+      const ranges = bySeq.get(seq);
+      if (ranges === undefined) bySeq.set(seq, [[start, end]]);
+      else ranges.push([start, end]);
     }
+    return bySeq;
+  }
+
+  /** How many failures (fan-out children included) the roots in these ranges have, by node. */
+  failuresByNode(roots: readonly RootRange[]): Map<string, number> {
+    return this.sumByNode("SELECT node, COUNT(*) AS count FROM failures WHERE root >= ? AND root < ? GROUP BY node", roots);
+  }
+
+  /** How many leaves of the roots in these ranges were filtered, by the node that filtered them. */
+  filteredLeaves(roots: readonly RootRange[]): Map<string, number> {
+    const byNode = this.sumByNode("SELECT node, SUM(count) AS count FROM filtered_siblings WHERE root >= ? AND root < ? GROUP BY node", roots);
+    for (const { range, overlap } of this.filteredRangesIn(roots)) byNode.set(range.node, (byNode.get(range.node) ?? 0) + overlap);
     return byNode;
   }
 
   /**
-   * `--retry-errors`, in one transaction: each rewritten folder's shard list is replaced, the failed
-   * roots are no longer done and no longer failures, and the counters lose what those rows wrote.
+   * `--retry-errors` and `--repair`, in one transaction: each rewritten folder's shard list is
+   * replaced, the roots are no longer done and have no failures or filtered leaves, and the
+   * counters lose what those rows wrote. Pass `{ durable: true }` before deleting the replaced files.
    */
-  forgetFailures(
-    change: { roots: readonly number[]; folders: ReadonlyMap<string, readonly ShardRecord[]>; counters: Readonly<Record<string, number>>; nodes: ReadonlyMap<string, NodeStats> },
-    options: DurableOption = {},
-  ): void {
+  forgetRoots(change: ForgetRootsChange, options: DurableOption = {}): void {
     const done = this.doneRows.copy();
-    done.remove(change.roots);
+    done.removeRanges(change.roots);
     const transaction = this.db.transaction(() => {
-      for (const [dir, shards] of change.folders) {
+      for (const [dir, folder] of change.folders) {
         this.db.prepare("DELETE FROM shards WHERE dir = ?").run(dir);
-        for (const shard of shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
+        this.db.prepare("DELETE FROM shard_roots WHERE dir = ?").run(dir);
+        for (const shard of folder.shards) this.statements.upsertShard.run({ ...shard, sealed: shard.sealed ? 1 : 0 });
+        this.appendShardRoots(folder.roots);
       }
       this.writeDone(done);
-      const forget = this.db.prepare("DELETE FROM failures WHERE root = ?");
-      const forgetFiltered = this.db.prepare("DELETE FROM filtered_siblings WHERE root = ?");
-      for (const root of change.roots) {
-        forget.run(root);
-        forgetFiltered.run(root);
+      const dropRange = this.db.prepare("DELETE FROM filtered_ranges WHERE node = ? AND start = ?");
+      const kept: FilteredRange[] = [];
+      for (const { range } of this.filteredRangesIn(change.roots)) {
+        dropRange.run(range.node, range.start);
+        let from = range.start;
+        for (const [start, end] of change.roots) {
+          if (end <= from) continue;
+          if (start >= range.end) break;
+          if (start > from) kept.push({ node: range.node, start: from, end: start });
+          from = end;
+        }
+        if (from < range.end) kept.push({ node: range.node, start: from, end: range.end });
+      }
+      this.appendFilteredRanges(kept);
+      const forget = this.db.prepare("DELETE FROM failures WHERE root >= ? AND root < ?");
+      const forgetFiltered = this.db.prepare("DELETE FROM filtered_siblings WHERE root >= ? AND root < ?");
+      for (const [start, end] of change.roots) {
+        forget.run(start, end);
+        forgetFiltered.run(start, end);
       }
       for (const [key, value] of Object.entries(change.counters)) if (value !== 0) this.statements.counter.run(key, value);
       for (const [node, delta] of change.nodes) this.mergeNodeStats(node, delta);
     });
-    this.runTransaction(transaction, options, "ledger update for --retry-errors failed");
+    this.runTransaction(transaction, options, "ledger update that forgets rows failed");
     this.doneRows = done;
   }
 
@@ -310,6 +381,52 @@ export class Ledger {
     } finally {
       if (options.durable === true) this.db.pragma("synchronous = NORMAL");
     }
+  }
+
+  /** Adds root ranges to shards, extending a shard's range that ends where one starts. */
+  private appendShardRoots(roots: readonly ShardRoots[]): void {
+    const extend = this.db.prepare("UPDATE shard_roots SET end = @end WHERE dir = @dir AND seq = @seq AND end = @start");
+    const insert = this.db.prepare("INSERT INTO shard_roots (dir, seq, start, end) VALUES (@dir, @seq, @start, @end) ON CONFLICT (dir, seq, start) DO UPDATE SET end = max(end, excluded.end)");
+    for (const range of roots) if (extend.run(range).changes === 0) insert.run(range);
+  }
+
+  /** Adds filtered root ranges, extending the node's range that ends where one starts (found by key). */
+  private appendFilteredRanges(ranges: readonly FilteredRange[]): void {
+    const previous = this.db.prepare("SELECT start, end FROM filtered_ranges WHERE node = ? AND start < ? ORDER BY start DESC LIMIT 1");
+    const setEnd = this.db.prepare("UPDATE filtered_ranges SET end = ? WHERE node = ? AND start = ?");
+    const insert = this.db.prepare("INSERT INTO filtered_ranges (node, start, end) VALUES (@node, @start, @end) ON CONFLICT (node, start) DO UPDATE SET end = max(end, excluded.end)");
+    for (const range of ranges) {
+      const before = previous.get(range.node, range.start) as { start: number; end: number } | undefined;
+      if (before !== undefined && before.end === range.start) setEnd.run(range.end, range.node, before.start);
+      else insert.run(range);
+    }
+  }
+
+  /** The filtered ranges that overlap sorted disjoint root ranges, and by how many roots. */
+  private filteredRangesIn(roots: readonly RootRange[]): { range: FilteredRange; overlap: number }[] {
+    const found: { range: FilteredRange; overlap: number }[] = [];
+    if (roots.length === 0) return found;
+    const all = this.db.prepare("SELECT node, start, end FROM filtered_ranges ORDER BY start").all() as FilteredRange[];
+    let first = 0;
+    for (const range of all) {
+      while (first < roots.length && (roots[first] as RootRange)[1] <= range.start) first++;
+      let overlap = 0;
+      for (let i = first; i < roots.length && (roots[i] as RootRange)[0] < range.end; i++) {
+        const [start, end] = roots[i] as RootRange;
+        overlap += Math.min(end, range.end) - Math.max(start, range.start);
+      }
+      if (overlap > 0) found.push({ range, overlap });
+    }
+    return found;
+  }
+
+  private sumByNode(sql: string, roots: readonly RootRange[]): Map<string, number> {
+    const select = this.db.prepare(sql);
+    const byNode = new Map<string, number>();
+    for (const [start, end] of roots) {
+      for (const { node, count } of select.all(start, end) as { node: string; count: number }[]) byNode.set(node, (byNode.get(node) ?? 0) + count);
+    }
+    return byNode;
   }
 
   private mergeNodeStats(node: string, delta: NodeStats): void {

@@ -1,5 +1,5 @@
 /** The ledger's versioned schema. Bump `SCHEMA_VERSION` and add a migration when it changes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -39,13 +39,33 @@ CREATE TABLE IF NOT EXISTS failures (
   status   INTEGER
 );
 -- v2. Filtered leaves of root rows that also have a failed leaf (only a fan-out makes both):
--- --retry-errors redoes the whole root, so these leave the counts with it.
+-- --retry-errors redoes the whole root, so these leave the counts with it. From v3, the filtered
+-- leaves of every root that fanned out (--repair redoes any root).
 CREATE TABLE IF NOT EXISTS filtered_siblings (
   root  INTEGER NOT NULL,
   node  TEXT NOT NULL,
   count INTEGER NOT NULL,
   PRIMARY KEY (root, node)
 ) WITHOUT ROWID;
+-- v3. Which root rows each shard holds lines of, as half-open ranges [start, end), appended at each
+-- commit: --repair forgets exactly the roots of a damaged or missing shard.
+CREATE TABLE IF NOT EXISTS shard_roots (
+  dir   TEXT    NOT NULL,
+  seq   INTEGER NOT NULL,
+  start INTEGER NOT NULL,
+  end   INTEGER NOT NULL,
+  PRIMARY KEY (dir, seq, start)
+) WITHOUT ROWID;
+-- v3. Root rows [start, end) that did not fan out and whose one leaf node filtered (rows arrive
+-- nearly in order, so these are ranges): --retry-errors and --repair take them out of the counts.
+CREATE TABLE IF NOT EXISTS filtered_ranges (
+  node  TEXT    NOT NULL,
+  start INTEGER NOT NULL,
+  end   INTEGER NOT NULL,
+  PRIMARY KEY (node, start)
+) WITHOUT ROWID;
+-- v3. Forgetting roots (--retry-errors, --repair) deletes their failures by root range.
+CREATE INDEX IF NOT EXISTS failures_root ON failures (root);
 CREATE TABLE IF NOT EXISTS counters (
   key   TEXT PRIMARY KEY,
   value INTEGER NOT NULL

@@ -7,13 +7,13 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainetteError } from "../errors.js";
-import { emptyNodeStats, type FailureRecord, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
+import { emptyNodeStats, type FailureRecord, type FilteredRange, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
 import { DoneBatch } from "../ledger/done-ranges.js";
 import type { RunEvent } from "./events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
 import { errorLine, RecordLines } from "./record-lines.js";
 import type { NodeRecord, Row, RootRow } from "./row.js";
-import { ShardWriter } from "./shard-writer.js";
+import { addRootRange, ShardWriter } from "./shard-writer.js";
 
 export interface CommitSinkOptions {
   outDir: string;
@@ -36,8 +36,22 @@ class PendingCommit {
   rows = new DoneBatch();
   failures: FailureRecord[] = [];
   filteredSiblings: FilteredSiblings[] = [];
+  /** Roots that did not fan out and whose leaf was filtered, by node, as flat `[start, end)` pairs. */
+  filteredRoots = new Map<string, number[]>();
   counters = { rows_in: 0, ok: 0, failed: 0, filtered: 0, input_tokens: 0, output_tokens: 0 };
   nodes = new Map<string, NodeStats>();
+
+  filtered(node: string): number[] {
+    let pairs = this.filteredRoots.get(node);
+    if (pairs === undefined) this.filteredRoots.set(node, (pairs = []));
+    return pairs;
+  }
+
+  filteredRanges(): FilteredRange[] {
+    const ranges: FilteredRange[] = [];
+    for (const [node, pairs] of this.filteredRoots) for (let i = 0; i < pairs.length; i += 2) ranges.push({ node, start: pairs[i] as number, end: pairs[i + 1] as number });
+    return ranges;
+  }
 
   node(id: string): NodeStats {
     let stats = this.nodes.get(id);
@@ -131,16 +145,15 @@ export class CommitSink {
         if (root.pending === 1 && root.leaves === undefined) {
           // The common case: a root row with one leaf (no fan-out), complete as it arrives.
           root.pending = 0;
-          if (root.records !== undefined) this.writeRecords(root.records, pending);
-          this.writeRecords(leaf.records, pending);
+          if (root.records !== undefined) this.writeRecords(root.records, root.index, pending);
+          this.writeRecords(leaf.records, root.index, pending);
           this.writeLeaf(leaf, root, pending, root.records === undefined ? leaf.records : undefined);
         } else {
           (root.leaves ??= []).push(leaf);
           (root.records ??= []).push(...leaf.records);
           if (--root.pending > 0) continue;
-          this.writeRecords(root.records, pending);
+          this.writeRecords(root.records, root.index, pending);
           for (const done of root.leaves) this.writeLeaf(done, root, pending);
-          this.noteFilteredSiblings(root, root.leaves, pending);
         }
         pending.rows.push(root.index, root.end);
         pending.counters.rows_in++;
@@ -160,9 +173,9 @@ export class CommitSink {
     this.checkErrorRate();
   }
 
-  private writeRecords(records: readonly NodeRecord[], pending: PendingCommit): void {
+  private writeRecords(records: readonly NodeRecord[], root: number, pending: PendingCommit): void {
     for (const record of records) {
-      this.writer(record.node).addLine(this.lines.node(record));
+      this.writer(record.node).addLine(this.lines.node(record), root);
       const stats = pending.node(record.node);
       stats.ok++;
       stats.inputTokens += record.inputTokens;
@@ -173,21 +186,13 @@ export class CommitSink {
     }
   }
 
-  /** A root with a failed leaf is redone whole by --retry-errors: its filtered leaves must be known then. */
-  private noteFilteredSiblings(root: RootRow, leaves: readonly Row[], pending: PendingCommit): void {
-    if (!leaves.some((leaf) => leaf.state === "failed")) return;
-    const byNode = new Map<string, number>();
-    for (const leaf of leaves) if (leaf.state === "filtered") byNode.set(leaf.filteredBy ?? "", (byNode.get(leaf.filteredBy ?? "") ?? 0) + 1);
-    for (const [node, count] of byNode) pending.filteredSiblings.push({ root: root.index, node, count });
-  }
-
   /** `records`: the leaf's own records, when they are all its outputs (see `RecordLines.flattened`). */
   private writeLeaf(leaf: Row, root: RootRow, pending: PendingCommit, records?: readonly NodeRecord[]): void {
     if (leaf.state === "active") {
-      this.flattenedWriter.addLine(this.lines.flattened(leaf, records));
+      this.flattenedWriter.addLine(this.lines.flattened(leaf, records), root.index);
       pending.counters.ok++;
     } else if (leaf.state === "failed") {
-      this.errorsWriter.addLine(errorLine(leaf));
+      this.errorsWriter.addLine(errorLine(leaf), root.index);
       pending.counters.failed++;
       const failure = leaf.failure;
       if (failure) {
@@ -197,6 +202,9 @@ export class CommitSink {
     } else {
       pending.counters.filtered++;
       pending.node(leaf.filteredBy ?? "").filtered++;
+      // --retry-errors and --repair redo whole roots: each root's filtered leaves leave the counts with it.
+      if (root.leaves === undefined) addRootRange(pending.filtered(leaf.filteredBy ?? ""), root.index, root.index + 1);
+      else pending.filteredSiblings.push({ root: root.index, node: leaf.filteredBy ?? "", count: 1 });
     }
   }
 
@@ -208,6 +216,7 @@ export class CommitSink {
     if (pending.rows.count === 0 || this.poisoned) return;
     this.pending = new PendingCommit();
     const snapshots = [...this.writers.values()].map((writer) => writer.snapshot());
+    const shardRoots = snapshots.flatMap((snapshot) => snapshot.roots);
     this.committing = (async () => {
       // One fsync at a time while the pipeline runs: libuv has four pool threads, and the input's
       // reads must not queue behind a commit's fsyncs (that stalled the whole pipeline at every commit).
@@ -215,7 +224,7 @@ export class CommitSink {
         ? (await Promise.all(snapshots.map((snapshot) => snapshot.sync(true)))).flat()
         : [];
       if (!last) for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
-      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings });
+      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings, filteredRanges: pending.filteredRanges(), shardRoots });
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));
       this.lastCommit = performance.now();
@@ -245,6 +254,10 @@ export class CommitSink {
     into.rows.append(from.rows);
     into.failures.push(...from.failures);
     into.filteredSiblings.push(...from.filteredSiblings);
+    for (const [node, pairs] of from.filteredRoots) {
+      const target = into.filtered(node);
+      for (let i = 0; i < pairs.length; i += 2) addRootRange(target, pairs[i] as number, pairs[i + 1] as number);
+    }
     for (const key of Object.keys(from.counters) as (keyof PendingCommit["counters"])[]) into.counters[key] += from.counters[key];
     for (const [node, stats] of from.nodes) {
       const target = into.node(node);

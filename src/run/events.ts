@@ -18,6 +18,8 @@ export type RunEvent =
   | { type: "repair"; node: string; rowId: string; reason: string }
   | { type: "commit"; rows: number; ok: number; failed: number; filtered: number; watermark: number }
   | { type: "stop-requested"; reason: string; graceMs: number }
+  /** `--repair` dropped damaged or missing shards; `rows` root rows run again. */
+  | { type: "shards-repair"; shards: readonly string[]; rows: number }
   | { type: "run-end"; status: RunStatus };
 
 export type RunStatus = "complete" | "stopped" | "failed";

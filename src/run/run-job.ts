@@ -25,6 +25,7 @@ import { lockOutDir, LOCK_FILE } from "./outdir-lock.js";
 import { ParquetSealer, STAGING_FOLDER } from "./parquet-sealer.js";
 import { shardColumnsOf } from "./parquet-shard-columns.js";
 import { recoverShards } from "./recover-shards.js";
+import { repairShards } from "./repair-shards.js";
 import { forgetFailedRows } from "./retry-errors.js";
 import { RunControl } from "./run-control.js";
 import { checkRunIdentity, runIdentity, type RunIdentity } from "./run-identity.js";
@@ -57,6 +58,11 @@ export interface RunJobOptions {
   concurrency?: number;
   /** Run the rows that failed in earlier sessions again (their records are removed first). @default false */
   retryErrors?: boolean;
+  /**
+   * Redo the rows of committed shards that are damaged or missing (instead of refusing the resume):
+   * those shards are dropped and their rows' records removed from every folder. JSONL only. @default false
+   */
+  repair?: boolean;
   /** Discard an earlier run in OUTDIR. @default false */
   fresh?: boolean;
   source?: OpenSourceOptions;
@@ -132,7 +138,12 @@ async function runLockedJob(options: RunJobOptions, opened: { started: number; p
   const maxLinesPerFile = options.maxLinesPerFile ?? 10_000;
   const session = ledger.startSession();
   try {
-    recoverShards(options.outDir, outputFolders(plan), ledger.shards(), format);
+    if (options.repair && format !== "jsonl") throw new ChainetteError("USAGE", "--repair works on --format jsonl runs only (sealed Parquet shards are not rewritten); rerun with --fresh");
+    const recovery = recoverShards(options.outDir, outputFolders(plan), ledger.shards(), format, { repair: options.repair ?? false });
+    if (recovery.damaged.length > 0) {
+      const repaired = repairShards(options.outDir, ledger, recovery.damaged, maxLinesPerFile);
+      options.events.emit({ type: "shards-repair", shards: recovery.damaged.map(({ path }) => path), rows: repaired.roots });
+    }
     if (options.retryErrors) {
       if (format !== "jsonl") throw new ChainetteError("USAGE", "--retry-errors works on --format jsonl runs only (sealed Parquet shards cannot be edited in place yet)");
       forgetFailedRows(options.outDir, ledger, maxLinesPerFile);

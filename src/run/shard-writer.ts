@@ -5,7 +5,9 @@
  * thread pool measured slower on two cores (the second one is busy with V8's GC and the reads).
  * `snapshot()` freezes what has been written so far; its `sync()` fsyncs those bytes (on the
  * thread pool) and returns the shard records the ledger may then commit. With `--format parquet`
- * the folder is the hidden staging folder (see `parquet-sealer.ts`).
+ * the folder is the hidden staging folder (see `parquet-sealer.ts`). Each line names its root row;
+ * a shard's roots are kept as ranges (rows arrive nearly in order: a few per shard) and committed
+ * with its bytes, so `--repair` knows exactly which rows a damaged shard held.
  */
 import { closeSync, fdatasync, fsyncSync, openSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
@@ -13,7 +15,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { crc32 } from "node:zlib";
 import { ChainetteError } from "../errors.js";
-import type { ShardRecord } from "../ledger/ledger.js";
+import type { ShardRecord, ShardRoots } from "../ledger/ledger.js";
 
 /**
  * Shard bytes are made durable with fdatasync: it flushes the data and the size an append changed,
@@ -32,12 +34,16 @@ interface OpenShard {
   bytes: number;
   crc: number;
   fd: number | undefined;
+  /** Roots of the lines written since the last snapshot, as flat `[start, end)` pairs. */
+  roots: number[];
 }
 
 export interface ShardSnapshot {
   readonly records: ShardRecord[];
   /** The records of shards that rolled over: complete, nothing more is appended to them. */
   readonly rolled: ShardRecord[];
+  /** The roots of the lines in `records` that earlier snapshots did not hold. */
+  readonly roots: ShardRoots[];
   /** @param parallel sync every file at once (when nothing else needs the thread pool) */
   sync(parallel?: boolean): Promise<ShardRecord[]>;
 }
@@ -52,6 +58,8 @@ export class ShardWriter {
   /** Lines added since the last flush, as one string, and how many. */
   private buffered = "";
   private bufferedLines = 0;
+  /** The roots of the buffered lines, as flat `[start, end)` pairs. */
+  private bufferedRoots: number[] = [];
 
   /**
    * @param path the folder (created by the caller)
@@ -65,11 +73,12 @@ export class ShardWriter {
   }
 
   /**
-   * Adds one line (without its newline). Lines are written by `flush()`, or here when the open
-   * shard is full, so a shard rolls at exactly `maxLines` lines.
+   * Adds one line (without its newline) of root row `root`. Lines are written by `flush()`, or here
+   * when the open shard is full, so a shard rolls at exactly `maxLines` lines.
    */
-  addLine(line: string): void {
+  addLine(line: string, root: number): void {
     this.buffered += line + "\n";
+    addRootRange(this.bufferedRoots, root, root + 1);
     if (this.current.lines + ++this.bufferedLines >= this.maxLines) this.flush();
   }
 
@@ -80,9 +89,11 @@ export class ShardWriter {
     if (this.current.lines >= this.maxLines) this.roll();
     const bytes = encode(this.buffered);
     const lines = this.bufferedLines;
+    const roots = this.bufferedRoots;
     this.buffered = "";
     this.bufferedLines = 0;
-    this.write(bytes, lines);
+    this.bufferedRoots = [];
+    this.write(bytes, lines, roots);
     if (this.current.lines >= this.maxLines) this.roll();
   }
 
@@ -92,6 +103,11 @@ export class ShardWriter {
     const records: ShardRecord[] = this.changed
       ? files.filter((shard) => shard.lines > 0).map((shard) => ({ dir: this.name, seq: shard.seq, lines: shard.lines, bytes: shard.bytes, crc: shard.crc, sealed: false }))
       : [];
+    const roots: ShardRoots[] = [];
+    for (const shard of files) {
+      for (let i = 0; i < shard.roots.length; i += 2) roots.push({ dir: this.name, seq: shard.seq, start: shard.roots[i] as number, end: shard.roots[i + 1] as number });
+      shard.roots = [];
+    }
     const currentSeq = this.current.seq;
     const rolled = records.filter((record) => record.seq < currentSeq);
     const toClose = this.rolled;
@@ -103,6 +119,7 @@ export class ShardWriter {
     return {
       records,
       rolled,
+      roots,
       async sync(parallel = false) {
         const open = files.flatMap((shard) => (shard.fd === undefined ? [] : [shard.fd]));
         if (parallel) await Promise.all(open.map((fd) => datasyncAsync(fd)));
@@ -127,7 +144,7 @@ export class ShardWriter {
     this.current = openShard(this.current.seq + 1);
   }
 
-  private write(buffer: Buffer, lines: number): void {
+  private write(buffer: Buffer, lines: number, roots: readonly number[]): void {
     const shard = this.current;
     try {
       if (shard.fd === undefined) {
@@ -142,6 +159,7 @@ export class ShardWriter {
     shard.crc = crc32(buffer, shard.crc);
     shard.bytes += buffer.length;
     shard.lines += lines;
+    for (let i = 0; i < roots.length; i += 2) addRootRange(shard.roots, roots[i] as number, roots[i + 1] as number);
     this.changed = true;
   }
 
@@ -168,7 +186,17 @@ function encode(text: string): Buffer {
 }
 
 function openShard(seq: number): OpenShard {
-  return { seq, lines: 0, bytes: 0, crc: 0, fd: undefined };
+  return { seq, lines: 0, bytes: 0, crc: 0, fd: undefined, roots: [] };
+}
+
+/** Adds roots `[start, end)` to flat pairs: a range that starts inside or right after the last pair extends it. */
+export function addRootRange(pairs: number[], start: number, end: number): void {
+  const last = pairs.length - 1;
+  if (last > 0 && start >= (pairs[last - 1] as number) && start <= (pairs[last] as number)) {
+    if (end > (pairs[last] as number)) pairs[last] = end;
+    return;
+  }
+  pairs.push(start, end);
 }
 
 /** Makes a folder's new entries durable, on the thread pool (a folder fsync commits the file system's journal). */

@@ -114,7 +114,7 @@ describe("Ledger", () => {
     const ledger = Ledger.open(path);
     ledger.commit({ shards: [], rows: [[0, 10, 100]], failures: [], counters: {}, nodes: new Map() });
     // --retry-errors takes row 4 back: the watermark drops to 4, whose byte offset nobody recorded.
-    ledger.forgetFailures({ roots: [4], folders: new Map(), counters: {}, nodes: new Map() });
+    ledger.forgetRoots({ roots: [[4, 5]], folders: new Map(), counters: {}, nodes: new Map() });
     expect([ledger.done().watermark, ledger.done().watermarkOffset]).toEqual([4, null]);
     ledger.close();
 
@@ -134,7 +134,7 @@ describe("Ledger", () => {
     const ledger = Ledger.open(path, { readonly: true });
     expect(() => ledger.commit({ shards: [], rows: [[3, 5, 50]], failures: [], counters: {}, nodes: new Map() }, { durable: true })).toThrow(/ledger commit failed/);
     expect([ledger.done().watermark, ledger.done().watermarkOffset, ledger.done().count()]).toEqual([3, 30, 4]);
-    expect(() => ledger.forgetFailures({ roots: [1], folders: new Map(), counters: {}, nodes: new Map() })).toThrow(/--retry-errors failed/);
+    expect(() => ledger.forgetRoots({ roots: [[1, 2]], folders: new Map(), counters: {}, nodes: new Map() })).toThrow(/ledger update that forgets rows failed/);
     expect([ledger.done().watermark, ledger.done().watermarkOffset, ledger.done().has(1)]).toEqual([3, 30, true]);
     ledger.close();
   });
@@ -167,6 +167,30 @@ describe("DoneRanges.remove", () => {
         expect(done.watermark).toBe(watermark);
         for (let i = 0; i <= 201; i++) expect(done.has(i)).toBe(set.has(i));
         expect(done.count()).toBe(set.size);
+      }),
+    );
+  });
+});
+
+describe("DoneRanges.removeRanges", () => {
+  it("agrees with a Set after removing sorted disjoint ranges, and keeps offsets only of uncut ranges", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 300 }), fc.array(fc.integer({ min: 0, max: 200 }), { maxLength: 20 }), (added, cuts) => {
+        const done = new DoneRanges();
+        done.add(added.map((index) => ({ index, end: index * 10 })));
+        const points = [...new Set(cuts)].sort((a, b) => a - b);
+        const removed: [number, number][] = [];
+        for (let i = 0; i + 1 < points.length; i += 2) removed.push([points[i] ?? 0, points[i + 1] ?? 0]);
+        done.removeRanges(removed);
+        const set = new Set(added);
+        for (const [start, end] of removed) for (let i = start; i < end; i++) set.delete(i);
+        let watermark = 0;
+        while (set.has(watermark)) watermark++;
+        expect(done.watermark).toBe(watermark);
+        for (let i = 0; i <= 201; i++) expect(done.has(i)).toBe(set.has(i));
+        expect(done.count()).toBe(set.size);
+        // An offset is the byte after row watermark - 1 (here index * 10), or unknown (null).
+        if (done.watermarkOffset !== null && watermark > 0) expect(done.watermarkOffset).toBe((watermark - 1) * 10);
       }),
     );
   });

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { DoneRanges, type Range } from "../../src/ledger/done-ranges.js";
+import { rootRanges } from "../../src/run/forget-roots.js";
 import { Ledger } from "../../src/ledger/ledger.js";
 
 const ROWS = 24;
@@ -49,7 +50,7 @@ class LedgerStore implements DoneStore {
     this.ledger.commit({ shards: [], rows, failures, counters: { rows_in: rows.length }, nodes: new Map() });
   }
   forget(roots: readonly number[]): void {
-    this.ledger.forgetFailures({ roots, folders: new Map(), counters: {}, nodes: new Map() });
+    this.ledger.forgetRoots({ roots: rootRanges(roots), folders: new Map(), counters: {}, nodes: new Map() });
   }
   failedRoots(): Set<number> {
     return new Set(this.ledger.failures().map((failure) => failure.root));
