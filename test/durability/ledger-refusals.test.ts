@@ -145,7 +145,7 @@ describe("a damaged shard", () => {
     writeFileSync(shard, text.replace('"square":4', '"square":5'));
     const result = await runCli(args(out));
     expectRefusal(result, "SHARD_DAMAGED", 1);
-    expect(result.stderr).toContain(`${shard} does not match the checksum the ledger committed`);
+    expect(result.stderr).toContain(`${shard}: it does not match the checksum the ledger committed`);
     expect(result.stderr).toContain("--repair");
     expect(result.stderr).toContain("--fresh");
   }, 60_000);
