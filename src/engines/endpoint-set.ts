@@ -1,9 +1,12 @@
 /**
  * The endpoints of one engine: an undici `Pool` each, least-in-flight selection among the healthy
- * ones, and health tracking. An endpoint that fails `failureThreshold` requests in a row with
- * transport errors or 5xx (or refuses a connection once) is marked down and probed until it answers
- * its probe path with a status below 500. While every endpoint is down,
- * `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
+ * ones, and health tracking. An endpoint is marked down when it has really stopped answering: it
+ * refused a connection (nothing listens), or its last `failureThreshold` attempts failed with
+ * transport errors or 5xx AND at least `downFailureRate` (90%) of its last `failureWindow` (20)
+ * attempts did. Sporadic 5xx among successes are the retry loop's business, not an outage: under
+ * high concurrency a few of them complete back to back while hundreds of requests still succeed.
+ * A down endpoint is probed until it answers its probe path with a status below 500. While every
+ * endpoint is down, `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
  */
 import type { Pool } from "undici";
 import { undici } from "../load-on-demand.js";
@@ -22,12 +25,18 @@ export interface EndpointSetOptions {
   probeHeaders: Record<string, string>;
   /** Keep-alive connections per endpoint. */
   connections: number;
-  /** Consecutive transport failures that mark an endpoint down. @default 3 */
+  /** Consecutive transport failures that mark an endpoint down (with the failure rate below). @default 3 */
   failureThreshold?: number;
+  /** Recent attempts per endpoint whose failure rate is watched. @default 20 */
+  failureWindow?: number;
+  /** Failure rate over `failureWindow` (or fewer attempts, on a fresh endpoint) that an outage needs. @default 0.9 */
+  downFailureRate?: number;
   /** Milliseconds between probes of a down endpoint. @default 1000 */
   probeIntervalMs?: number;
   /** How long calls wait while every endpoint is down before they reject. @default 300_000 */
   engineDownTimeoutMs?: number;
+  /** Largest reply body accepted (undici's `maxResponseSize`); past it the attempt fails. @default unlimited */
+  maxResponseBytes?: number;
   onEvent?: ((event: EngineEvent) => void) | undefined;
 }
 
@@ -39,11 +48,43 @@ export class Endpoint {
   consecutiveFailures = 0;
   up = true;
   probeTimer: NodeJS.Timeout | undefined;
+  /** The last attempts' outcomes, a ring: 1 = a failure that may be the endpoint's, 0 = an answer. */
+  readonly #outcomes: Uint8Array;
+  #recorded = 0;
+  #failures = 0;
 
-  constructor(url: string, connections: number) {
+  constructor(url: string, connections: number, failureWindow = 20, maxResponseBytes?: number) {
     this.url = url.replace(/\/+$/, "");
     this.base = new URL(this.url);
-    this.pool = new (undici().Pool)(this.base.origin, { connections, pipelining: 1 });
+    this.pool = new (undici().Pool)(this.base.origin, {
+      connections,
+      pipelining: 1,
+      ...(maxResponseBytes === undefined ? {} : { maxResponseSize: maxResponseBytes }),
+    });
+    this.#outcomes = new Uint8Array(failureWindow);
+  }
+
+  /** Records one attempt's outcome in the window. */
+  record(failed: boolean): void {
+    const slot = this.#recorded % this.#outcomes.length;
+    if (this.#recorded >= this.#outcomes.length) this.#failures -= this.#outcomes[slot] ?? 0;
+    this.#outcomes[slot] = failed ? 1 : 0;
+    this.#failures += failed ? 1 : 0;
+    this.#recorded += 1;
+  }
+
+  /** Failed share of the attempts in the window (of those made, while fewer than the window). */
+  get failureRate(): number {
+    const count = Math.min(this.#recorded, this.#outcomes.length);
+    return count === 0 ? 0 : this.#failures / count;
+  }
+
+  /** Forgets the window (the endpoint came back up). */
+  resetHealth(): void {
+    this.consecutiveFailures = 0;
+    this.#outcomes.fill(0);
+    this.#recorded = 0;
+    this.#failures = 0;
   }
 
   /** The request path for `suffix` under this endpoint's base path. */
@@ -61,6 +102,7 @@ export class EndpointSet {
   readonly endpoints: readonly Endpoint[];
   readonly #options: EndpointSetOptions;
   readonly #failureThreshold: number;
+  readonly #downFailureRate: number;
   readonly #probeIntervalMs: number;
   readonly #engineDownTimeoutMs: number;
   readonly #waiters = new Set<Waiter>();
@@ -73,9 +115,11 @@ export class EndpointSet {
   constructor(options: EndpointSetOptions) {
     this.#options = options;
     this.#failureThreshold = options.failureThreshold ?? 3;
+    this.#downFailureRate = options.downFailureRate ?? 0.9;
     this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
     this.#engineDownTimeoutMs = options.engineDownTimeoutMs ?? 300_000;
-    this.endpoints = options.urls.map((url) => new Endpoint(url, options.connections));
+    const window = Math.max(this.#failureThreshold, options.failureWindow ?? 20);
+    this.endpoints = options.urls.map((url) => new Endpoint(url, options.connections, window, options.maxResponseBytes));
   }
 
   /** The healthy endpoint with the fewest requests in flight (ties rotate); waits while none is up. */
@@ -97,8 +141,10 @@ export class EndpointSet {
     endpoint.inFlight -= 1;
   }
 
+  /** Records an answer that says the endpoint works (a 2xx, or a 4xx: the request's own fault). */
   reportSuccess(endpoint: Endpoint): void {
     endpoint.consecutiveFailures = 0;
+    endpoint.record(false);
   }
 
   /**
@@ -108,7 +154,9 @@ export class EndpointSet {
   reportTransportFailure(endpoint: Endpoint, reason: string, immediate = false): boolean {
     if (!endpoint.up) return true;
     endpoint.consecutiveFailures += 1;
-    if (!immediate && endpoint.consecutiveFailures < this.#failureThreshold) return false;
+    endpoint.record(true);
+    const outage = endpoint.consecutiveFailures >= this.#failureThreshold && endpoint.failureRate >= this.#downFailureRate;
+    if (!immediate && !outage) return false;
     endpoint.up = false;
     this.#emit({ type: "endpoint-down", engine: this.#options.engine, endpoint: displayUrl(endpoint.url), reason });
     this.#scheduleProbe(endpoint);
@@ -181,7 +229,7 @@ export class EndpointSet {
 
   #endpointCameUp(endpoint: Endpoint): void {
     endpoint.up = true;
-    endpoint.consecutiveFailures = 0;
+    endpoint.resetHealth();
     this.#emit({ type: "endpoint-up", engine: this.#options.engine, endpoint: displayUrl(endpoint.url) });
     if (this.#downReported) {
       this.#downReported = false;
