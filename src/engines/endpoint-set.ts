@@ -1,10 +1,12 @@
 /**
  * The endpoints of one engine: an undici `Pool` each, least-in-flight selection among the healthy
  * ones, and health tracking. An endpoint is marked down when it has really stopped answering: it
- * refused a connection (nothing listens), or its last `failureThreshold` attempts failed with
- * transport errors or 5xx AND at least `downFailureRate` (90%) of its last `failureWindow` (20)
- * attempts did. Sporadic 5xx among successes are the retry loop's business, not an outage: under
- * high concurrency a few of them complete back to back while hundreds of requests still succeed.
+ * refused a connection (nothing listens), or every one of its last N attempts failed with a
+ * transport error or a 5xx, N = max(`failureThreshold`, requests still in flight on it): a 100%
+ * failure rate over at least as many attempts as could still prove it alive. Sporadic 5xx are the
+ * retry loop's business, not an outage: a 500 comes back in milliseconds while a generation takes
+ * seconds, so under high concurrency a few of them complete back to back (at the start of a run,
+ * before any success) while hundreds of requests are still being answered.
  * A down endpoint is probed until it answers its probe path with a status below 500. While every
  * endpoint is down, `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
  */
@@ -25,12 +27,8 @@ export interface EndpointSetOptions {
   probeHeaders: Record<string, string>;
   /** Keep-alive connections per endpoint. */
   connections: number;
-  /** Consecutive transport failures that mark an endpoint down (with the failure rate below). @default 3 */
+  /** Consecutive transport failures that mark an endpoint down, at least (see above). @default 3 */
   failureThreshold?: number;
-  /** Recent attempts per endpoint whose failure rate is watched. @default 20 */
-  failureWindow?: number;
-  /** Failure rate over `failureWindow` (or fewer attempts, on a fresh endpoint) that an outage needs. @default 0.9 */
-  downFailureRate?: number;
   /** Milliseconds between probes of a down endpoint. @default 1000 */
   probeIntervalMs?: number;
   /** How long calls wait while every endpoint is down before they reject. @default 300_000 */
@@ -48,12 +46,8 @@ export class Endpoint {
   consecutiveFailures = 0;
   up = true;
   probeTimer: NodeJS.Timeout | undefined;
-  /** The last attempts' outcomes, a ring: 1 = a failure that may be the endpoint's, 0 = an answer. */
-  readonly #outcomes: Uint8Array;
-  #recorded = 0;
-  #failures = 0;
 
-  constructor(url: string, connections: number, failureWindow = 20, maxResponseBytes?: number) {
+  constructor(url: string, connections: number, maxResponseBytes?: number) {
     this.url = url.replace(/\/+$/, "");
     this.base = new URL(this.url);
     this.pool = new (undici().Pool)(this.base.origin, {
@@ -61,30 +55,6 @@ export class Endpoint {
       pipelining: 1,
       ...(maxResponseBytes === undefined ? {} : { maxResponseSize: maxResponseBytes }),
     });
-    this.#outcomes = new Uint8Array(failureWindow);
-  }
-
-  /** Records one attempt's outcome in the window. */
-  record(failed: boolean): void {
-    const slot = this.#recorded % this.#outcomes.length;
-    if (this.#recorded >= this.#outcomes.length) this.#failures -= this.#outcomes[slot] ?? 0;
-    this.#outcomes[slot] = failed ? 1 : 0;
-    this.#failures += failed ? 1 : 0;
-    this.#recorded += 1;
-  }
-
-  /** Failed share of the attempts in the window (of those made, while fewer than the window). */
-  get failureRate(): number {
-    const count = Math.min(this.#recorded, this.#outcomes.length);
-    return count === 0 ? 0 : this.#failures / count;
-  }
-
-  /** Forgets the window (the endpoint came back up). */
-  resetHealth(): void {
-    this.consecutiveFailures = 0;
-    this.#outcomes.fill(0);
-    this.#recorded = 0;
-    this.#failures = 0;
   }
 
   /** The request path for `suffix` under this endpoint's base path. */
@@ -102,7 +72,6 @@ export class EndpointSet {
   readonly endpoints: readonly Endpoint[];
   readonly #options: EndpointSetOptions;
   readonly #failureThreshold: number;
-  readonly #downFailureRate: number;
   readonly #probeIntervalMs: number;
   readonly #engineDownTimeoutMs: number;
   readonly #waiters = new Set<Waiter>();
@@ -115,11 +84,9 @@ export class EndpointSet {
   constructor(options: EndpointSetOptions) {
     this.#options = options;
     this.#failureThreshold = options.failureThreshold ?? 3;
-    this.#downFailureRate = options.downFailureRate ?? 0.9;
     this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
     this.#engineDownTimeoutMs = options.engineDownTimeoutMs ?? 300_000;
-    const window = Math.max(this.#failureThreshold, options.failureWindow ?? 20);
-    this.endpoints = options.urls.map((url) => new Endpoint(url, options.connections, window, options.maxResponseBytes));
+    this.endpoints = options.urls.map((url) => new Endpoint(url, options.connections, options.maxResponseBytes));
   }
 
   /** The healthy endpoint with the fewest requests in flight (ties rotate); waits while none is up. */
@@ -144,7 +111,6 @@ export class EndpointSet {
   /** Records an answer that says the endpoint works (a 2xx, or a 4xx: the request's own fault). */
   reportSuccess(endpoint: Endpoint): void {
     endpoint.consecutiveFailures = 0;
-    endpoint.record(false);
   }
 
   /**
@@ -154,8 +120,9 @@ export class EndpointSet {
   reportTransportFailure(endpoint: Endpoint, reason: string, immediate = false): boolean {
     if (!endpoint.up) return true;
     endpoint.consecutiveFailures += 1;
-    endpoint.record(true);
-    const outage = endpoint.consecutiveFailures >= this.#failureThreshold && endpoint.failureRate >= this.#downFailureRate;
+    // The attempt that failed was released already: `inFlight` counts the others, any of which may
+    // still come back with an answer.
+    const outage = endpoint.consecutiveFailures >= Math.max(this.#failureThreshold, endpoint.inFlight);
     if (!immediate && !outage) return false;
     endpoint.up = false;
     this.#emit({ type: "endpoint-down", engine: this.#options.engine, endpoint: displayUrl(endpoint.url), reason });
@@ -229,7 +196,7 @@ export class EndpointSet {
 
   #endpointCameUp(endpoint: Endpoint): void {
     endpoint.up = true;
-    endpoint.resetHealth();
+    endpoint.consecutiveFailures = 0;
     this.#emit({ type: "endpoint-up", engine: this.#options.engine, endpoint: displayUrl(endpoint.url) });
     if (this.#downReported) {
       this.#downReported = false;
