@@ -5,11 +5,11 @@
  */
 import PQueue from "p-queue";
 import { ChainetteError } from "../errors.js";
+import { AttemptDeadline, type AdaptiveTimeoutOptions } from "./attempt-deadline.js";
 import type { Engine, EngineConfig, EngineEvent, GenerateRequest, GenerateResult } from "./engine.js";
 import type { ChatProtocol } from "./chat-protocol.js";
 import { EndpointSet } from "./endpoint-set.js";
 import { EngineRequestError, snippetOf } from "./engine-request-error.js";
-import { AttemptDeadline, type AdaptiveTimeoutOptions } from "./attempt-deadline.js";
 import type { RetryOptions } from "./retry-policy.js";
 import { sendWithRetry } from "./send-with-retry.js";
 
