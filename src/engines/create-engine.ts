@@ -12,6 +12,7 @@ import { HttpEngine } from "./http-engine.js";
 import { LocalVllmEngine } from "./local-vllm-engine.js";
 import { createOllamaChatProtocol } from "./ollama-chat-protocol.js";
 import { createOpenAiChatProtocol } from "./openai-chat-protocol.js";
+import type { AdaptiveTimeoutOptions } from "./attempt-deadline.js";
 import { defaultRetryOptions, type RetryOptions } from "./retry-policy.js";
 
 export interface CreateEngineOptions {
@@ -25,6 +26,11 @@ export interface CreateEngineOptions {
   probeIntervalMs?: number;
   /** Consecutive transport failures that mark an endpoint down. @default 3 */
   failureThreshold?: number;
+  /**
+   * Tuning of the per-attempt limit derived from latency when the config sets no `timeoutMs`
+   * (floor, ceiling, multiplier of the p99, samples needed). @default defaultAdaptiveTimeout
+   */
+  adaptiveTimeout?: Partial<AdaptiveTimeoutOptions>;
   /** Backoff tuning; `maxRetries` comes from the config. @default defaultRetryOptions */
   retry?: Partial<Omit<RetryOptions, "maxRetries">>;
   /** Where API keys are read. @default process.env */
@@ -32,6 +38,9 @@ export interface CreateEngineOptions {
   /** Jitter source, injected in tests only. @default Math.random */
   random?: () => number;
 }
+
+/** Largest reply body an engine accepts unless its config says otherwise: 16 MiB. */
+export const defaultMaxResponseBytes = 16 * 1024 * 1024;
 
 /** Default base URLs when a declaration names none. */
 export const defaultEndpoints: Partial<Record<EngineConfig["backend"], string>> = {
@@ -75,7 +84,9 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
     urls: typeof endpoint === "string" ? [endpoint] : endpoint,
     apiKey: readApiKey(config, options.env ?? process.env),
     concurrency: config.concurrency ?? 256,
-    timeoutMs: config.timeoutMs ?? 600_000,
+    timeoutMs: config.timeoutMs,
+    adaptiveTimeout: options.adaptiveTimeout,
+    maxResponseBytes: config.maxResponseBytes ?? defaultMaxResponseBytes,
     retry: { ...defaultRetryOptions, ...options.retry, maxRetries: config.maxRetries ?? defaultRetryOptions.maxRetries },
     failureThreshold: positiveInteger("failureThreshold", options.failureThreshold ?? 3),
     probeIntervalMs: positiveInteger("probeIntervalMs", options.probeIntervalMs ?? 1000),

@@ -1,9 +1,14 @@
 /**
  * The endpoints of one engine: an undici `Pool` each, least-in-flight selection among the healthy
- * ones, and health tracking. An endpoint that fails `failureThreshold` requests in a row with
- * transport errors or 5xx (or refuses a connection once) is marked down and probed until it answers
- * its probe path with a status below 500. While every endpoint is down,
- * `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
+ * ones, and health tracking. An endpoint is marked down when it has really stopped answering: it
+ * refused a connection (nothing listens), or every one of its last N attempts failed with a
+ * transport error or a 5xx, N = max(`failureThreshold`, requests still in flight on it): a 100%
+ * failure rate over at least as many attempts as could still prove it alive. Sporadic 5xx are the
+ * retry loop's business, not an outage: a 500 comes back in milliseconds while a generation takes
+ * seconds, so under high concurrency a few of them complete back to back (at the start of a run,
+ * before any success) while hundreds of requests are still being answered.
+ * A down endpoint is probed until it answers its probe path with a status below 500. While every
+ * endpoint is down, `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
  */
 import type { Pool } from "undici";
 import { undici } from "../load-on-demand.js";
@@ -22,12 +27,14 @@ export interface EndpointSetOptions {
   probeHeaders: Record<string, string>;
   /** Keep-alive connections per endpoint. */
   connections: number;
-  /** Consecutive transport failures that mark an endpoint down. @default 3 */
+  /** Consecutive transport failures that mark an endpoint down, at least (see above). @default 3 */
   failureThreshold?: number;
   /** Milliseconds between probes of a down endpoint. @default 1000 */
   probeIntervalMs?: number;
   /** How long calls wait while every endpoint is down before they reject. @default 300_000 */
   engineDownTimeoutMs?: number;
+  /** Largest reply body accepted (undici's `maxResponseSize`); past it the attempt fails. @default unlimited */
+  maxResponseBytes?: number;
   onEvent?: ((event: EngineEvent) => void) | undefined;
 }
 
@@ -40,10 +47,14 @@ export class Endpoint {
   up = true;
   probeTimer: NodeJS.Timeout | undefined;
 
-  constructor(url: string, connections: number) {
+  constructor(url: string, connections: number, maxResponseBytes?: number) {
     this.url = url.replace(/\/+$/, "");
     this.base = new URL(this.url);
-    this.pool = new (undici().Pool)(this.base.origin, { connections, pipelining: 1 });
+    this.pool = new (undici().Pool)(this.base.origin, {
+      connections,
+      pipelining: 1,
+      ...(maxResponseBytes === undefined ? {} : { maxResponseSize: maxResponseBytes }),
+    });
   }
 
   /** The request path for `suffix` under this endpoint's base path. */
@@ -75,7 +86,7 @@ export class EndpointSet {
     this.#failureThreshold = options.failureThreshold ?? 3;
     this.#probeIntervalMs = options.probeIntervalMs ?? 1000;
     this.#engineDownTimeoutMs = options.engineDownTimeoutMs ?? 300_000;
-    this.endpoints = options.urls.map((url) => new Endpoint(url, options.connections));
+    this.endpoints = options.urls.map((url) => new Endpoint(url, options.connections, options.maxResponseBytes));
   }
 
   /** The healthy endpoint with the fewest requests in flight (ties rotate); waits while none is up. */
@@ -97,6 +108,7 @@ export class EndpointSet {
     endpoint.inFlight -= 1;
   }
 
+  /** Records an answer that says the endpoint works (a 2xx, or a 4xx: the request's own fault). */
   reportSuccess(endpoint: Endpoint): void {
     endpoint.consecutiveFailures = 0;
   }
@@ -108,7 +120,10 @@ export class EndpointSet {
   reportTransportFailure(endpoint: Endpoint, reason: string, immediate = false): boolean {
     if (!endpoint.up) return true;
     endpoint.consecutiveFailures += 1;
-    if (!immediate && endpoint.consecutiveFailures < this.#failureThreshold) return false;
+    // The attempt that failed was released already: `inFlight` counts the others, any of which may
+    // still come back with an answer.
+    const outage = endpoint.consecutiveFailures >= Math.max(this.#failureThreshold, endpoint.inFlight);
+    if (!immediate && !outage) return false;
     endpoint.up = false;
     this.#emit({ type: "endpoint-down", engine: this.#options.engine, endpoint: displayUrl(endpoint.url), reason });
     this.#scheduleProbe(endpoint);

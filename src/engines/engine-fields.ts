@@ -42,6 +42,7 @@ export const engineFields: readonly EngineField[] = [
   },
   { key: "concurrency", yamlKey: "concurrency", schema: z.int().min(1), expected: "an integer >= 1" },
   { key: "timeoutMs", yamlKey: "timeout_ms", schema: z.int().min(1), expected: "an integer >= 1 (milliseconds)" },
+  { key: "maxResponseBytes", yamlKey: "max_response_bytes", schema: z.int().min(1024), expected: "an integer >= 1024 (bytes)" },
   { key: "maxRetries", yamlKey: "max_retries", schema: z.int().min(0), expected: "an integer >= 0" },
   { key: "dtype", yamlKey: "dtype", schema: z.string().min(1), expected: "a non-empty string" },
   {

@@ -21,8 +21,14 @@ export interface EngineConfig {
   apiKeyEnv?: string;
   /** Requests in flight to this engine at once. @default 256 (vLLM's max-num-seqs) */
   concurrency?: number;
-  /** Per-request timeout in milliseconds. @default 600_000 */
+  /**
+   * Per-attempt timeout in milliseconds, fixed. Without it the limit follows observed latency:
+   * 3 x p99 of recent successful attempts, within 10 s - 600 s (600 s until 20 succeeded), doubled
+   * for each earlier timed-out attempt of the same request (see attempt-deadline.ts).
+   */
   timeoutMs?: number;
+  /** Largest reply body accepted; a larger reply fails the request (`RESPONSE_TOO_LARGE`). @default 16_777_216 (16 MiB) */
+  maxResponseBytes?: number;
   /** Transport retries per request (429, 5xx, connection errors, timeouts). @default 6 */
   maxRetries?: number;
   // vllm_local only

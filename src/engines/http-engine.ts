@@ -5,6 +5,7 @@
  */
 import PQueue from "p-queue";
 import { ChainetteError } from "../errors.js";
+import { AttemptDeadline, type AdaptiveTimeoutOptions } from "./attempt-deadline.js";
 import type { Engine, EngineConfig, EngineEvent, GenerateRequest, GenerateResult } from "./engine.js";
 import type { ChatProtocol } from "./chat-protocol.js";
 import { EndpointSet } from "./endpoint-set.js";
@@ -20,7 +21,12 @@ export interface HttpEngineOptions {
   /** Sent as `Authorization: Bearer ...` only. */
   apiKey: string | undefined;
   concurrency: number;
-  timeoutMs: number;
+  /** A fixed per-attempt limit; `undefined`: derived from observed latency (`AttemptDeadline`). */
+  timeoutMs: number | undefined;
+  /** Tuning of the derived limit. @default defaultAdaptiveTimeout */
+  adaptiveTimeout?: Partial<AdaptiveTimeoutOptions> | undefined;
+  /** Largest reply body accepted, in bytes. */
+  maxResponseBytes: number;
   retry: RetryOptions;
   failureThreshold: number;
   probeIntervalMs: number;
@@ -37,6 +43,7 @@ export class HttpEngine implements Engine {
   readonly #queue: PQueue;
   readonly #endpoints: EndpointSet;
   readonly #headers: Record<string, string>;
+  readonly #deadline: AttemptDeadline;
   #closed = false;
 
   constructor(options: HttpEngineOptions) {
@@ -47,6 +54,7 @@ export class HttpEngine implements Engine {
       options.apiKey === undefined ? {} : { authorization: `Bearer ${options.apiKey}` };
     this.#headers = { "content-type": "application/json", accept: "application/json", ...authorization };
     this.#queue = new PQueue({ concurrency: options.concurrency });
+    this.#deadline = new AttemptDeadline(options.timeoutMs, options.adaptiveTimeout ?? {});
     this.#endpoints = new EndpointSet({
       engine: this.name,
       urls: options.urls,
@@ -56,6 +64,7 @@ export class HttpEngine implements Engine {
       failureThreshold: options.failureThreshold,
       probeIntervalMs: options.probeIntervalMs,
       engineDownTimeoutMs: options.engineDownTimeoutMs,
+      maxResponseBytes: options.maxResponseBytes,
       onEvent: options.onEvent,
     });
   }
@@ -85,7 +94,8 @@ export class HttpEngine implements Engine {
       path: protocol.chatPath,
       body: JSON.stringify(protocol.buildBody(request)),
       headers: this.#headers,
-      timeoutMs: this.#options.timeoutMs,
+      deadline: this.#deadline,
+      maxResponseBytes: this.#options.maxResponseBytes,
       retry: this.#options.retry,
       signal: request.signal,
       secret: apiKey,

@@ -46,4 +46,31 @@ export class RunControl {
   dispose(): void {
     clearTimeout(this.graceTimer);
   }
+
+  /**
+   * A signal for the work of one run: aborted with this control's signal, or by `end(reason)` when
+   * the run is over (completed, failed, stopped for an error rate), so that nothing the run started
+   * outlives it: a request whose row can no longer be committed is cancelled, not waited for.
+   */
+  runScope(): RunScope {
+    const scope = new AbortController();
+    setMaxListeners(0, scope.signal);
+    const forward = (): void => scope.abort(this.controller.signal.reason);
+    if (this.controller.signal.aborted) forward();
+    else this.controller.signal.addEventListener("abort", forward, { once: true });
+    return {
+      signal: scope.signal,
+      end: (reason: unknown) => {
+        this.controller.signal.removeEventListener("abort", forward);
+        if (!scope.signal.aborted) scope.abort(reason);
+      },
+    };
+  }
+}
+
+/** The signal of one run's work, and how the run ends it. */
+export interface RunScope {
+  readonly signal: AbortSignal;
+  /** Aborts whatever still listens to `signal` (the run is over); idempotent. */
+  end(reason: unknown): void;
 }

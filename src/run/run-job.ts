@@ -129,6 +129,8 @@ async function runLockedJob(options: RunJobOptions, opened: { started: number; p
     throw error;
   }
   const control = options.control ?? new RunControl();
+  // Everything the run starts listens to this, so the run's end (any end) cancels what is left.
+  const scope = control.runScope();
   let status: RunStatus = "failed";
   let failure: unknown;
   let sessionRows = 0;
@@ -160,14 +162,14 @@ async function runLockedJob(options: RunJobOptions, opened: { started: number; p
     });
     const modelProblems = (await Promise.all([...engines.values()].map((engine) => checkServedModel(engine.config)))).flat();
     if (modelProblems.length > 0) throw new ChainetteError("ENGINE_CONFIG", modelProblems.join("\n"));
-    const runtime = { engines, emit: options.events.emit, signal: control.signal };
+    const runtime = { engines, emit: options.events.emit, signal: scope.signal };
     const done = ledger.done();
     const total = await source.totalRows();
     options.events.emit({ type: "run-start", total, resumedRows: done.count(), nodes: plan.nodes.map((node) => node.id) });
     // Counting reads the whole file: never a pipe, which would lose those bytes to the count.
     if (total === undefined && options.countTotal !== false && source.format === "jsonl" && isSeekableFile(options.input)) {
       const limit = options.source?.limit;
-      countLines(options.input, control.signal).then(
+      countLines(options.input, scope.signal).then(
         (lines) => options.events.emit({ type: "total", total: limit === undefined ? lines : Math.min(lines, limit) }),
         () => undefined, // only an estimate for the live view
       );
@@ -194,7 +196,7 @@ async function runLockedJob(options: RunJobOptions, opened: { started: number; p
       stopRequested: () => control.stopRequested,
       emit: options.events.emit,
       onExhausted: () => (sourceExhausted = true),
-      signal: control.signal,
+      signal: scope.signal,
     });
     const stages = buildStages(plan, runtime, { concurrency: options.concurrency ?? 256 });
     const consumer = sink;
@@ -207,6 +209,9 @@ async function runLockedJob(options: RunJobOptions, opened: { started: number; p
     const cancelled = !(error instanceof ChainetteError) || error.code === "ABORTED";
     status = control.stopRequested && cancelled ? "stopped" : "failed";
   } finally {
+    // Requests still in flight belong to rows this session can no longer commit (an error-rate
+    // stop, a failure elsewhere in the pipeline): cancel them rather than wait for their answers.
+    scope.end(new ChainetteError("ABORTED", `the run ended (${status})`));
     control.dispose();
     if (engines) await closeEngines(engines);
   }

@@ -33,6 +33,8 @@ Faults (RATE is 0-1, or a comma list of 1-based request ordinals such as 3,7):
   --fault-hang RATE          never answer (hold the connection)
   --fault-invalid-json RATE  content that is not valid JSON
   --fault-truncate RATE      content cut in half, finish_reason "length"
+  --fault-huge-reply RATE    a chunked 200 of --huge-reply-bytes (valid, just huge)
+  --huge-reply-bytes N       size of a huge reply (default 67108864, 64 MiB)
   --dead-after N             after N chat requests: /health 503, every request 500
   --slow-start SECONDS       /health and requests answer 503 for this long after start
   -h, --help                 show this help
@@ -47,6 +49,7 @@ const FAULT_FLAGS = {
   "fault-hang": "hang",
   "fault-invalid-json": "invalidJson",
   "fault-truncate": "truncatedJson",
+  "fault-huge-reply": "hugeReply",
 } as const;
 
 function numberFlag(flag: string, text: string | undefined): number | undefined {
@@ -72,7 +75,7 @@ export function parseSimArguments(argv: string[]): SimulatorOptions | "help" {
     allowPositionals: false,
     options: {
       port: string, host: string, model: string, profile: string, "max-num-seqs": string, "time-scale": string,
-      "max-model-len": string, seed: string, "retry-after": string, "dead-after": string, "slow-start": string,
+      "max-model-len": string, seed: string, "retry-after": string, "dead-after": string, "slow-start": string, "huge-reply-bytes": string,
       ...Object.fromEntries(Object.keys(FAULT_FLAGS).map((flag) => [flag, string])),
       help: { type: "boolean", short: "h" },
     },
@@ -89,6 +92,8 @@ export function parseSimArguments(argv: string[]): SimulatorOptions | "help" {
   }
   const retryAfter = numberFlag("retry-after", text("retry-after"));
   if (retryAfter !== undefined) faults.retryAfterSeconds = retryAfter;
+  const hugeReplyBytes = numberFlag("huge-reply-bytes", text("huge-reply-bytes"));
+  if (hugeReplyBytes !== undefined) faults.hugeReplyBytes = hugeReplyBytes;
   const deadAfter = numberFlag("dead-after", text("dead-after"));
   if (deadAfter !== undefined) faults.deadAfterRequests = deadAfter;
   const slowStart = numberFlag("slow-start", text("slow-start"));

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { RequestError, type ChatRequest } from "./chat-request.js";
 import type { Protocol, ReplyContext } from "./protocol.js";
+import { sendHugeReply } from "./huge-reply.js";
 import { planReply, type Reply } from "./reply-planner.js";
 import type { JobHandle, JobTiming } from "./scheduler.js";
 import { hashString } from "./seeded-random.js";
@@ -62,13 +63,14 @@ export function handleChat(state: SimulatorState, protocol: Protocol, request: I
       response.on("close", () => state.hanging.delete(response));
       return;
   }
-  const reply = planReply(chat, maxTokens, state.options.seed, state.options.replyTokens, decision);
   const context: ReplyContext = {
     id: `chatcmpl-${randomUUID().replaceAll("-", "")}`,
     model: chat.model,
     created: Math.floor(Date.now() / 1000),
     includeUsage: chat.includeUsage,
   };
+  if (decision === "hugeReply") return sendHugeReply(state, protocol, response, chat, context);
+  const reply = planReply(chat, maxTokens, state.options.seed, state.options.replyTokens, decision);
   const resetMidBody = decision === "resetMidBody";
   // Filled once the scheduler accepts the job; the callbacks below may run before that (time scale 0).
   const job: { handle?: JobHandle } = {};

@@ -29,6 +29,13 @@ export interface FaultOptions {
   invalidJson?: FaultRate;
   /** Answer 200 with the content cut in half and `finish_reason: "length"`. @default 0 */
   truncatedJson?: FaultRate;
+  /**
+   * Answer 200 with a chunked body (no `content-length`) of `hugeReplyBytes`: a valid chat
+   * completion whose content is that long, written as fast as the client reads it. @default 0
+   */
+  hugeReply?: FaultRate;
+  /** Size of a `hugeReply` body in bytes. @default 67_108_864 (64 MiB) */
+  hugeReplyBytes?: number;
   /** After this many chat requests the engine is dead: `/health` 503 and every request 500. @default undefined (never) */
   deadAfterRequests?: number;
   /** For this many seconds (wall clock, not scaled) after start or `setFaults`, `/health` and chat requests answer 503. @default 0 */
@@ -37,7 +44,7 @@ export interface FaultOptions {
 
 /** Faults decided per request, in the order their rates are laid out on [0, 1). */
 export const REQUEST_FAULT_KINDS = [
-  "http500", "http503", "http429", "resetBeforeBody", "resetMidBody", "hang", "invalidJson", "truncatedJson",
+  "http500", "http503", "http429", "resetBeforeBody", "resetMidBody", "hang", "invalidJson", "truncatedJson", "hugeReply",
 ] as const;
 
 export type RequestFaultKind = (typeof REQUEST_FAULT_KINDS)[number];
@@ -63,7 +70,10 @@ export function validateFaults(faults: FaultOptions): FaultOptions {
     }
   }
   if (total > 1 + 1e-9) throw usage(`Expected the fault rates to add up to at most 1, got \`${total}\``);
-  const { retryAfterSeconds, deadAfterRequests, slowStartSeconds } = faults;
+  const { retryAfterSeconds, deadAfterRequests, slowStartSeconds, hugeReplyBytes } = faults;
+  if (hugeReplyBytes !== undefined && !(Number.isInteger(hugeReplyBytes) && hugeReplyBytes >= 1024)) {
+    throw usage(`Expected \`faults.hugeReplyBytes\` to be an integer >= 1024, got \`${String(hugeReplyBytes)}\``);
+  }
   if (retryAfterSeconds !== undefined && !(Number.isInteger(retryAfterSeconds) && retryAfterSeconds >= 0)) {
     throw usage(`Expected \`faults.retryAfterSeconds\` to be an integer >= 0, got \`${String(retryAfterSeconds)}\``);
   }

@@ -22,6 +22,8 @@ export interface SimulatorStats {
   waiting: number;
   /** Requests held open by the `hang` fault now. */
   hanging: number;
+  /** Bytes of `hugeReply` bodies written so far (the client's reading paces the writes). */
+  hugeReplyBytesSent: number;
 }
 
 export class SimulatorState {
@@ -32,6 +34,7 @@ export class SimulatorState {
   readonly hanging = new Set<ServerResponse>();
   readonly requests: Record<string, number> = {};
   completed = 0;
+  hugeReplyBytesSent = 0;
   readonly faults: Record<FaultKind, number>;
 
   constructor(options: ResolvedOptions) {
@@ -59,6 +62,7 @@ export class SimulatorState {
       running: this.scheduler.running,
       waiting: this.scheduler.waiting,
       hanging: this.hanging.size,
+      hugeReplyBytesSent: this.hugeReplyBytesSent,
     };
   }
 }

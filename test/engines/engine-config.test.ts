@@ -79,9 +79,9 @@ describe("engines YAML", () => {
     const directory = await mkdtemp(join(tmpdir(), "engines-"));
     try {
       const path = join(directory, "engines.yml");
-      await writeFile(path, "engines:\n  - name: fast\n    model: m\n    endpoint: [http://a:8000/v1, http://b:8000/v1]\n    concurrency: 64\n    timeout_ms: 1000\n    max_retries: 2\n    api_key_env: VLLM_KEY\n");
+      await writeFile(path, "engines:\n  - name: fast\n    model: m\n    endpoint: [http://a:8000/v1, http://b:8000/v1]\n    concurrency: 64\n    timeout_ms: 1000\n    max_retries: 2\n    max_response_bytes: 1048576\n    api_key_env: VLLM_KEY\n");
       expect(await loadEnginesYaml(path)).toEqual([
-        { name: "fast", model: "m", endpoint: ["http://a:8000/v1", "http://b:8000/v1"], concurrency: 64, timeoutMs: 1000, maxRetries: 2, apiKeyEnv: "VLLM_KEY" },
+        { name: "fast", model: "m", endpoint: ["http://a:8000/v1", "http://b:8000/v1"], concurrency: 64, timeoutMs: 1000, maxRetries: 2, maxResponseBytes: 1048576, apiKeyEnv: "VLLM_KEY" },
       ]);
       await expect(loadEnginesYaml(join(directory, "missing.yml"))).rejects.toMatchObject({ code: "ENGINE_CONFIG" });
     } finally {

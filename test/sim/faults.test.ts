@@ -111,6 +111,24 @@ describe("fault injection, scheduled by request ordinal", () => {
     expect(content.length).toBeLessThan(whole.length);
   });
 
+  it("sends a huge reply: chunked, no content-length, valid once read whole, as JSON or as a stream", async () => {
+    const bytes = 1024 * 1024;
+    sim.setFaults({ hugeReply: [1, 2], hugeReplyBytes: bytes });
+    const whole = await request(completions, { method: "POST", body: JSON.stringify(chatBody("a")) });
+    expect(whole.statusCode).toBe(200);
+    expect(whole.headers["content-length"]).toBeUndefined();
+    const text = await whole.body.text();
+    expect(Buffer.byteLength(text)).toBe(bytes);
+    const completion = JSON.parse(text) as { choices: { message: { content: string }; finish_reason: string }[] };
+    expect(completion.choices[0]?.message.content.length).toBeGreaterThan(bytes - 1000);
+    expect(completion.choices[0]?.finish_reason).toBe("length");
+    const streamed = await request(completions, { method: "POST", body: JSON.stringify(chatBody("a", { stream: true })) });
+    const frames = await streamed.body.text();
+    expect(Buffer.byteLength(frames)).toBeGreaterThanOrEqual(bytes - 64 * 1024);
+    expect(frames.endsWith("data: [DONE]\n\n")).toBe(true);
+    expect(sim.stats()).toMatchObject({ faults: { hugeReply: 2 }, hugeReplyBytesSent: bytes + Buffer.byteLength(frames) });
+  });
+
   it("dies after N requests: /health 503 and every request 500", async () => {
     sim.setFaults({ deadAfterRequests: 2 });
     expect((await postJson(completions, chatBody("a"))).status).toBe(200);
