@@ -5,6 +5,8 @@
  * every shard back to its committed length, so a row is never lost and never written twice.
  */
 import Database from "better-sqlite3";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { DoneRanges, type Range } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
@@ -151,9 +153,11 @@ export class Ledger {
         const insert = this.db.prepare("INSERT INTO filtered_siblings (root, node, count) VALUES (?, ?, ?) ON CONFLICT (root, node) DO UPDATE SET count = count + excluded.count");
         for (const { root, node, count } of data.filteredSiblings) insert.run(root, node, count);
       }
+      crashPoint("ledger-in-transaction");
     });
     try {
       transaction();
+      if (tracingDurable) traceDurable({ op: "ledger-commit", ledger: this.path, shards: data.shards.map(({ dir, seq, bytes, sealed }) => ({ dir, seq, bytes, sealed })) });
     } catch (error) {
       throw new ChainetteError("LEDGER", `ledger commit failed: ${(error as Error).message}`, { cause: error });
     }
@@ -194,6 +198,7 @@ export class Ledger {
     });
     try {
       transaction();
+      if (tracingDurable) traceDurable({ op: "ledger-swap", ledger: this.path, dirs: [...change.folders.keys()], shards: [...change.folders.values()].flat().map(({ dir, seq, bytes, sealed }) => ({ dir, seq, bytes, sealed })) });
     } catch (error) {
       throw new ChainetteError("LEDGER", `ledger update for --retry-errors failed: ${(error as Error).message}`, { cause: error });
     }

@@ -9,6 +9,8 @@
 import { createReadStream, existsSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { jsonColumn, type ParquetColumn } from "../io/parquet-columns.js";
 import { parquetValue } from "../io/parquet-schema.js";
@@ -31,10 +33,13 @@ export class ParquetSealer {
     const sealed: ShardRecord[] = [];
     for (const shard of shards) if (!shard.sealed && shard.lines > 0) sealed.push(await this.convert(shard));
     if (sealed.length === 0) return;
+    crashPoint("seal-written");
     this.ledger.commit({ shards: sealed, rows: [], failures: [], counters: {}, nodes: new Map() });
+    crashPoint("seal-committed");
     for (const shard of sealed) {
       const staging = join(stagingFolder(this.outDir, shard.dir), shardFileName(shard.seq));
       if (existsSync(staging)) unlinkSync(staging);
+      if (tracingDurable) traceDurable({ op: "unlink", file: staging });
     }
   }
 

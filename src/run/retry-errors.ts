@@ -8,6 +8,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { emptyNodeStats, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
 import { fsyncDirectory, shardFileName } from "./shard-writer.js";
 
@@ -32,6 +34,7 @@ export function forgetFailedRows(outDir: string, ledger: Ledger, maxLinesPerFile
     const rewrite = rewriteFolder(join(outDir, dir), dir, shards, roots, maxLinesPerFile);
     if (rewrite.removed === 0) {
       for (const path of rewrite.created) unlinkSync(path);
+      if (tracingDurable) for (const path of rewrite.created) traceDurable({ op: "unlink", file: path });
       continue;
     }
     report.removed[dir] = rewrite.removed;
@@ -58,8 +61,11 @@ export function forgetFailedRows(outDir: string, ledger: Ledger, maxLinesPerFile
     filtered += count;
   }
   const counters = { rows_in: -roots.size, ok: -(report.removed.flattened ?? 0), failed: -(report.removed.errors ?? 0), filtered: -filtered };
+  crashPoint("retry-written");
   ledger.forgetFailures({ roots: [...roots], folders: rewritten, counters, nodes });
+  crashPoint("retry-swapped");
   for (const path of oldFiles) unlinkSync(path);
+  if (tracingDurable) for (const path of oldFiles) traceDurable({ op: "unlink", file: path });
   return report;
 }
 
@@ -77,7 +83,9 @@ function rewriteFolder(folder: string, dir: string, shards: readonly ShardRecord
     const fd = openSync(path, "w");
     try {
       writeSync(fd, buffer);
+      if (tracingDurable) traceDurable({ op: "write", file: path, offset: 0, length: buffer.length });
       fsyncSync(fd);
+      if (tracingDurable) traceDurable({ op: "fsync", file: path, length: buffer.length });
     } finally {
       closeSync(fd);
     }

@@ -12,6 +12,8 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { crc32 } from "node:zlib";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import type { ShardRecord } from "../ledger/ledger.js";
 
@@ -92,6 +94,7 @@ export class ShardWriter {
     const records: ShardRecord[] = this.changed
       ? files.filter((shard) => shard.lines > 0).map((shard) => ({ dir: this.name, seq: shard.seq, lines: shard.lines, bytes: shard.bytes, crc: shard.crc, sealed: false }))
       : [];
+    const sizes = files.map((shard) => shard.bytes);
     const currentSeq = this.current.seq;
     const rolled = records.filter((record) => record.seq < currentSeq);
     const toClose = this.rolled;
@@ -104,9 +107,9 @@ export class ShardWriter {
       records,
       rolled,
       async sync(parallel = false) {
-        const open = files.flatMap((shard) => (shard.fd === undefined ? [] : [shard.fd]));
-        if (parallel) await Promise.all(open.map((fd) => datasyncAsync(fd)));
-        else for (const fd of open) await datasyncAsync(fd);
+        const open = files.flatMap((shard, index) => (shard.fd === undefined ? [] : [{ fd: shard.fd, file: join(folder, shardFileName(shard.seq)), length: sizes[index] ?? 0 }]));
+        if (parallel) await Promise.all(open.map(datasyncShard));
+        else for (const shard of open) await datasyncShard(shard);
         for (const shard of toClose) if (shard.fd !== undefined) closeSync(shard.fd);
         if (syncDirectory) await fsyncDirectoryAsync(folder);
         return records;
@@ -139,6 +142,8 @@ export class ShardWriter {
     } catch (error) {
       throw this.fail(shard, error);
     }
+    if (tracingDurable) traceDurable({ op: "write", file: join(this.path, shardFileName(shard.seq)), offset: shard.bytes, length: shard.bytes + buffer.length });
+    crashPoint("shard-written");
     shard.crc = crc32(buffer, shard.crc);
     shard.bytes += buffer.length;
     shard.lines += lines;
@@ -167,6 +172,12 @@ function encode(text: string): Buffer {
   return scratch.subarray(0, scratch.write(text, 0));
 }
 
+/** fdatasyncs one shard file (on the thread pool); `length`: the bytes its snapshot covers. */
+async function datasyncShard(shard: { fd: number; file: string; length: number }): Promise<void> {
+  await datasyncAsync(shard.fd);
+  if (tracingDurable) traceDurable({ op: "fdatasync", file: shard.file, length: shard.length });
+}
+
 function openShard(seq: number): OpenShard {
   return { seq, lines: 0, bytes: 0, crc: 0, fd: undefined };
 }
@@ -176,6 +187,7 @@ async function fsyncDirectoryAsync(path: string): Promise<void> {
   const handle = await open(path, "r");
   try {
     await handle.sync();
+    if (tracingDurable) traceDurable({ op: "fsync-dir", file: path });
   } finally {
     await handle.close();
   }
@@ -185,6 +197,7 @@ export function fsyncDirectory(path: string): void {
   const fd = openSync(path, "r");
   try {
     fsyncSync(fd);
+    if (tracingDurable) traceDurable({ op: "fsync-dir", file: path });
   } finally {
     closeSync(fd);
   }
