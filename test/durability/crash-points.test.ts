@@ -103,12 +103,13 @@ function kindOf(point: CrashPointName): Kind {
 function crashes(point: CrashPointName, kind: Kind): string[] {
   const passes = (name: CrashPointName): number => references.get(kind)?.passes.get(name) ?? 0;
   // Recovery cuts back torn tails: a first crash late in the writes leaves them, then the resume dies.
-  if (point === "recovery-truncated") return [`shard-written:${Math.floor(passes("shard-written") * 0.8)}`, "recovery-truncated:1"];
+  if (point === "recovery-truncated") return [`shard-written:${Math.floor(passes("shard-written") * 0.6)}`, "recovery-truncated:1"];
   const count = passes(point);
   expect(count, `no uninterrupted ${kind} run passes crash point ${point}: give it a scenario`).toBeGreaterThan(0);
   // summary.json is the last pass (graph.json the first).
   if (point === "json-temp-written") return [`${point}:${count}`];
-  return [`${point}:${Math.ceil(count / 2)}`];
+  // 40% of the passes: mid-run, and still reached when this run's timing makes fewer commits or batches.
+  return [`${point}:${Math.max(1, Math.floor(count * 0.4))}`];
 }
 
 interface Scenario {
