@@ -1,34 +1,50 @@
 /**
- * The long version of the crash test: many SIGKILLs at random moments over a bigger input, then a
- * check that the outputs equal an uninterrupted run's, every row exactly once.
- *   npm run build && node --import tsx bench/soak-crash.ts [rows] [kills] [seed]
+ * The long version of the crash tests: over a bigger input, every crash point of the commit
+ * protocol (CHAINETTE_CRASH_AT) plus many SIGKILLs at random moments, resumes alternating the
+ * window sizes (--concurrency / --batch-size), and a --retry-errors session in the middle: a first
+ * phase with faults on (rows fail), then faults cleared and a --retry-errors resume that is itself
+ * killed at its crash points and at random. At the end every folder must equal an uninterrupted
+ * fault-free run's, every row exactly once. Prints a table; exits 1 if any folder differs.
+ *   npm run build && node --import tsx bench/soak-crash.ts [rows] [randomKills] [seed]
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { once } from "node:events";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CRASH_POINTS, type CrashPointName } from "../src/crash-points.js";
 import { startSimulator } from "../src/sim/index.js";
+import { table } from "./measure.js";
 
 const root = join(import.meta.dirname, "..");
 const data = join(root, ".bench-data", "soak");
 const rows = Number(process.argv[2] ?? 20_000);
-const kills = Number(process.argv[3] ?? 20);
+const randomKills = Number(process.argv[3] ?? 50);
 let seed = Number(process.argv[4] ?? 42);
 const random = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+const folders = ["qa", "count", "keep", "split", "flattened", "errors"];
+/** Window sizes the invocations cycle through: a resume rarely has its predecessor's. */
+const windows = [["--concurrency", "256", "--batch-size", "256"], ["--concurrency", "4", "--batch-size", "4"], ["--concurrency", "32", "--batch-size", "16"], ["--concurrency", "8", "--batch-size", "64"]];
 
 rmSync(data, { recursive: true, force: true });
 mkdirSync(data, { recursive: true });
 const input = join(data, "input.jsonl");
 writeFileSync(input, Array.from({ length: rows }, (_, i) => `${JSON.stringify({ text: `Question number ${i}: why is ${i} interesting?` })}\n`).join(""));
 const simulator = await startSimulator({ port: 0, model: "sim-model", timeScale: 20 });
-const env = { ...process.env, SIM_URL: simulator.url };
-const run = async (out: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }> => {
+
+interface Outcome { code: number | null; signal: string | null; ms: number; stderr: string }
+let invocation = 0;
+const run = async (out: string, options: { killAfterMs?: number; crashAt?: string; retry?: boolean; env?: Record<string, string> } = {}): Promise<Outcome> => {
+  const window = windows[invocation++ % windows.length] ?? [];
+  const args = [join(root, "dist/cli/main.js"), "run", join(root, "test/fixtures/chains/qa-chain.ts"), "-i", input, "-o", out, "--quiet", "--max-lines-per-file", "1000", ...window, ...(options.retry ? ["--retry-errors"] : [])];
+  const env = { ...process.env, SIM_URL: simulator.url, ...options.env, ...(options.crashAt === undefined ? {} : { CHAINETTE_CRASH_AT: options.crashAt }) };
   const started = performance.now();
-  const child = spawn(process.execPath, [join(root, "dist/cli/main.js"), "run", join(root, "test/fixtures/chains/qa-chain.ts"), "-i", input, "-o", out, "--quiet", "--max-lines-per-file", "1000"], { env, stdio: "ignore" });
-  const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+  const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = options.killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), options.killAfterMs);
   const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
   clearTimeout(timer);
-  return { code, signal, ms: performance.now() - started };
+  return { code, signal, ms: performance.now() - started, stderr };
 };
 const folderLines = (out: string, folder: string): string[] => {
   const path = join(out, folder);
@@ -41,27 +57,66 @@ const folderLines = (out: string, folder: string): string[] => {
   return lines.sort();
 };
 
-const reference = await run(join(data, "reference"));
-console.log(`uninterrupted run: ${(reference.ms / 1000).toFixed(1)} s`);
+const reference = join(data, "reference");
+const clean = await run(reference, { env: {} });
+if (clean.code !== 0) throw new Error(`the uninterrupted run exited ${clean.code}: ${clean.stderr}`);
+console.log(`uninterrupted run: ${(clean.ms / 1000).toFixed(1)} s`);
+
 const out = join(data, "killed");
-let killed = 0;
-let attempts = 0;
-for (;;) {
-  attempts++;
-  const result = killed < kills ? await run(out, 300 + random() * reference.ms * 0.4) : await run(out);
-  if (result.signal === "SIGKILL") killed++;
-  else if (result.code === 0) break;
-  else throw new Error(`run exited ${result.code}`);
-}
+const tally = new Map<string, { tries: number; killed: number }>();
+let finished = false;
+/** One invocation; true when it was killed. Throws on any other failure. */
+const attempt = async (label: string, options: Parameters<typeof run>[1]): Promise<boolean> => {
+  const counts = tally.get(label) ?? { tries: 0, killed: 0 };
+  tally.set(label, counts);
+  counts.tries++;
+  const result = await run(out, options);
+  if (result.signal === "SIGKILL") {
+    counts.killed++;
+    return true;
+  }
+  if (result.code !== 0) throw new Error(`${label}: exit ${result.code}: ${result.stderr}`);
+  finished = true;
+  return false;
+};
+const randomKill = (): number => 300 + random() * clean.ms * 0.4;
+const jsonlPoints = CRASH_POINTS.filter((point) => !point.startsWith("seal-") && !point.startsWith("retry-"));
+const crashAtPoint = async (point: CrashPointName, retry: boolean): Promise<void> => {
+  // A torn tail to cut back first: a crash after some writes.
+  if (point === "recovery-truncated") await attempt("shard-written (before recovery)", { crashAt: `shard-written:${50 + Math.floor(random() * 200)}`, retry });
+  const n = point === "json-temp-written" || point === "recovery-truncated" ? 1 : 1 + Math.floor(random() * 3);
+  await attempt(point, { crashAt: `${point}:${n}`, retry });
+};
+
+// Phase 1, faults on: a third of the requests are answered 429 with no retry, so rows fail.
+simulator.setFaults({ http429: 0.3 });
+const faultEnv = { SIM_MAX_RETRIES: "0" };
+for (let i = 0; i < Math.floor(randomKills / 2) && !finished; i++) await attempt("random kill (faults on)", { killAfterMs: randomKill(), env: faultEnv });
+for (const point of jsonlPoints) if (!finished) await crashAtPoint(point, false);
+while (!finished) await attempt("run to the end (faults on)", { env: faultEnv });
+const failedRows = folderLines(out, "errors").length;
+
+// Phase 2, faults cleared: --retry-errors, killed at its crash points, then at random, then at every point again.
+simulator.setFaults({});
+finished = false;
+for (const point of CRASH_POINTS.filter((name) => name.startsWith("retry-"))) if (!finished) await attempt(`${point} (--retry-errors)`, { crashAt: point, retry: true });
+for (let i = Math.floor(randomKills / 2); i < randomKills && !finished; i++) await attempt("random kill (--retry-errors)", { killAfterMs: randomKill(), retry: true });
+for (const point of jsonlPoints) if (!finished) await crashAtPoint(point, true);
+while (!finished) await attempt("run to the end (--retry-errors)", { retry: true });
 await simulator.close();
+
+console.log(`\n${failedRows} rows failed in the faults phase and were retried\n`);
+console.log(table(["invocations", "tries", "killed"], [...tally].map(([label, counts]) => [label, counts.tries, counts.killed])));
 let identical = true;
-for (const folder of ["qa", "count", "keep", "split", "flattened", "errors"]) {
-  const expected = folderLines(join(data, "reference"), folder);
+const results: (string | number)[][] = [];
+for (const folder of folders) {
+  const expected = folderLines(reference, folder);
   const actual = folderLines(out, folder);
   const ids = actual.map((line) => (JSON.parse(line) as { row_id: string }).row_id);
   const same = expected.length === actual.length && expected.every((line, i) => line === actual[i]);
   identical &&= same;
-  console.log(`${folder}/: ${actual.length} lines, ${ids.length - new Set(ids).size} duplicates, identical to uninterrupted: ${same}`);
+  results.push([`${folder}/`, expected.length, actual.length, ids.length - new Set(ids).size, same ? "yes" : "NO"]);
 }
-console.log(`${killed} SIGKILLs over ${attempts} invocations; outputs identical: ${identical}`);
+console.log(`\n${table(["folder", "uninterrupted lines", "lines", "duplicates", "identical"], results)}`);
+console.log(`\n${[...tally.values()].reduce((sum, counts) => sum + counts.killed, 0)} SIGKILLs over ${invocation - 1} invocations; outputs identical: ${identical}`);
 if (!identical) process.exitCode = 1;

@@ -6,6 +6,7 @@
 import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileWriter, parquetWrite } from "hyparquet-writer";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import type { ParquetColumn } from "./parquet-columns.js";
 import { parquetSchemaElements, parquetValue } from "./parquet-schema.js";
 
@@ -43,6 +44,7 @@ export async function writeParquetShard(
   });
   await fsyncPath(temporary, "r+");
   await rename(temporary, path);
+  if (tracingDurable) traceDurable({ op: "rename", from: temporary, file: path });
   await fsyncPath(dirname(path), "r");
 }
 
@@ -50,6 +52,7 @@ async function fsyncPath(path: string, flags: string): Promise<void> {
   const handle = await open(path, flags);
   try {
     await handle.sync();
+    if (tracingDurable) traceDurable(flags === "r" ? { op: "fsync-dir", file: path } : { op: "fsync", file: path, length: (await handle.stat()).size });
   } finally {
     await handle.close();
   }

@@ -5,6 +5,8 @@
  * every shard back to its committed length, so a row is never lost and never written twice.
  */
 import Database from "better-sqlite3";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { DoneRanges, type Range, type RootRange } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
@@ -189,6 +191,7 @@ export class Ledger {
    */
   checkpoint(): void {
     this.db.pragma("wal_checkpoint(FULL)");
+    if (tracingDurable) traceDurable({ op: "ledger-durable", ledger: this.path });
   }
 
   getMeta<T>(key: string): T | undefined {
@@ -238,8 +241,13 @@ export class Ledger {
       }
       if (data.shardRoots !== undefined && data.shardRoots.length > 0) this.appendShardRoots(data.shardRoots);
       if (data.filteredRanges !== undefined && data.filteredRanges.length > 0) this.appendFilteredRanges(data.filteredRanges);
+      crashPoint("ledger-in-transaction");
     });
     this.runTransaction(transaction, options, "ledger commit failed");
+    if (tracingDurable) {
+      traceDurable({ op: "ledger-commit", ledger: this.path, shards: data.shards.map(({ dir, seq, bytes, sealed }) => ({ dir, seq, bytes, sealed })) });
+      if (options.durable === true) traceDurable({ op: "ledger-durable", ledger: this.path });
+    }
     this.doneRows = done;
   }
 
@@ -312,6 +320,11 @@ export class Ledger {
       for (const [node, delta] of change.nodes) this.mergeNodeStats(node, delta);
     });
     this.runTransaction(transaction, options, "ledger update that forgets rows failed");
+    if (tracingDurable) {
+      const shards = [...change.folders.values()].flatMap((folder) => folder.shards.map(({ dir, seq, bytes, sealed }) => ({ dir, seq, bytes, sealed })));
+      traceDurable({ op: "ledger-swap", ledger: this.path, dirs: [...change.folders.keys()], shards });
+      if (options.durable === true) traceDurable({ op: "ledger-durable", ledger: this.path });
+    }
     this.doneRows = done;
   }
 

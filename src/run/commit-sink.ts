@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { crashPoint } from "../crash-points.js";
 import { ChainetteError } from "../errors.js";
 import { emptyNodeStats, type FailureRecord, type FilteredRange, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
 import { DoneBatch } from "../ledger/done-ranges.js";
@@ -224,7 +225,9 @@ export class CommitSink {
         ? (await Promise.all(snapshots.map((snapshot) => snapshot.sync(true)))).flat()
         : [];
       if (!last) for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
+      crashPoint("shard-synced");
       this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings, filteredRanges: pending.filteredRanges(), shardRoots });
+      crashPoint("ledger-committed");
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));
       this.lastCommit = performance.now();

@@ -10,6 +10,8 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import type { RootRange } from "../ledger/done-ranges.js";
 import { emptyNodeStats, type Ledger, type NodeStats, type ShardRecord, type ShardRoots } from "../ledger/ledger.js";
 import { addRootRange, fsyncDirectory, shardFileName } from "./shard-writer.js";
@@ -100,8 +102,13 @@ export function forgetRoots(outDir: string, ledger: Ledger, request: ForgetReque
   }
   const counters = { rows_in: -report.roots, ok: -(report.removed.flattened ?? 0), failed: -(report.removed.errors ?? 0), filtered: -filtered };
   // The replaced files may go only once the ledger no longer lists them, on disk: a durable swap.
+  crashPoint("retry-written");
   ledger.forgetRoots({ roots, folders, counters, nodes }, { durable: true });
-  for (const path of replaced) rmSync(path, { force: true });
+  crashPoint("retry-swapped");
+  for (const path of replaced) {
+    rmSync(path, { force: true });
+    if (tracingDurable) traceDurable({ op: "unlink", file: path });
+  }
   return report;
 }
 
@@ -176,11 +183,14 @@ class FolderRewrite {
       mkdirSync(this.folder, { recursive: true });
       this.createdFolder = true;
     }
-    const fd = openSync(join(this.folder, shardFileName(this.seq)), "w");
+    const path = join(this.folder, shardFileName(this.seq));
+    const fd = openSync(path, "w");
     try {
       let written = 0;
       while (written < buffer.length) written += writeSync(fd, buffer, written, buffer.length - written);
+      if (tracingDurable) traceDurable({ op: "write", file: path, offset: 0, length: buffer.length });
       fsyncSync(fd);
+      if (tracingDurable) traceDurable({ op: "fsync", file: path, length: buffer.length });
     } finally {
       closeSync(fd);
     }

@@ -10,6 +10,8 @@
 import { createReadStream, existsSync, readdirSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { jsonColumn, type ParquetColumn } from "../io/parquet-columns.js";
 import { parquetValue } from "../io/parquet-schema.js";
@@ -33,12 +35,15 @@ export class ParquetSealer {
     const sealed: ShardRecord[] = [];
     for (const shard of shards) if (!shard.sealed && shard.lines > 0) sealed.push(await this.convert(shard));
     if (sealed.length === 0) return;
+    crashPoint("seal-written");
     // Durable before the staging files go: a power cut must not leave a ledger that still says
     // "unsealed, read the staging file" when that file is gone.
     this.ledger.commit({ shards: sealed, rows: [], failures: [], counters: {}, nodes: new Map() }, { durable: true });
+    crashPoint("seal-committed");
     for (const shard of sealed) {
       const staging = join(stagingFolder(this.outDir, shard.dir), shardFileName(shard.seq));
       if (existsSync(staging)) unlinkSync(staging);
+      if (tracingDurable) traceDurable({ op: "unlink", file: staging });
     }
   }
 

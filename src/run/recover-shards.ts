@@ -15,6 +15,8 @@
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import type { ShardRecord } from "../ledger/ledger.js";
 import { STAGING_FOLDER } from "./parquet-sealer.js";
@@ -81,6 +83,7 @@ function recoverFolder(folder: string, committedShard: (seq: number) => ShardRec
     if (shard === undefined) {
       if (match || name.endsWith(".tmp")) {
         unlinkSync(path);
+        if (tracingDurable) traceDurable({ op: "unlink", file: path });
         report.removed++;
       }
       continue;
@@ -96,6 +99,8 @@ function recoverFolder(folder: string, committedShard: (seq: number) => ShardRec
     }
     if (size > shard.bytes) {
       truncateSync(path, shard.bytes);
+      if (tracingDurable) traceDurable({ op: "truncate", file: path, length: shard.bytes });
+      crashPoint("recovery-truncated");
       report.truncated++;
     }
     if (crc32(readFileSync(path)) !== shard.crc) damaged(shard, path, "it does not match the checksum the ledger committed (changed outside chainette-stream)");

@@ -14,6 +14,8 @@ import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { crc32 } from "node:zlib";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import type { ShardRecord, ShardRoots } from "../ledger/ledger.js";
 
@@ -108,6 +110,7 @@ export class ShardWriter {
       for (let i = 0; i < shard.roots.length; i += 2) roots.push({ dir: this.name, seq: shard.seq, start: shard.roots[i] as number, end: shard.roots[i + 1] as number });
       shard.roots = [];
     }
+    const sizes = files.map((shard) => shard.bytes);
     const currentSeq = this.current.seq;
     const rolled = records.filter((record) => record.seq < currentSeq);
     const toClose = this.rolled;
@@ -121,9 +124,9 @@ export class ShardWriter {
       rolled,
       roots,
       async sync(parallel = false) {
-        const open = files.flatMap((shard) => (shard.fd === undefined ? [] : [shard.fd]));
-        if (parallel) await Promise.all(open.map((fd) => datasyncAsync(fd)));
-        else for (const fd of open) await datasyncAsync(fd);
+        const open = files.flatMap((shard, index) => (shard.fd === undefined ? [] : [{ fd: shard.fd, file: join(folder, shardFileName(shard.seq)), length: sizes[index] ?? 0 }]));
+        if (parallel) await Promise.all(open.map(datasyncShard));
+        else for (const shard of open) await datasyncShard(shard);
         for (const shard of toClose) if (shard.fd !== undefined) closeSync(shard.fd);
         if (syncDirectory) await fsyncDirectoryAsync(folder);
         return records;
@@ -156,6 +159,8 @@ export class ShardWriter {
     } catch (error) {
       throw this.fail(shard, error);
     }
+    if (tracingDurable) traceDurable({ op: "write", file: join(this.path, shardFileName(shard.seq)), offset: shard.bytes, length: shard.bytes + buffer.length });
+    crashPoint("shard-written");
     shard.crc = crc32(buffer, shard.crc);
     shard.bytes += buffer.length;
     shard.lines += lines;
@@ -185,6 +190,12 @@ function encode(text: string): Buffer {
   return scratch.subarray(0, scratch.write(text, 0));
 }
 
+/** fdatasyncs one shard file (on the thread pool); `length`: the bytes its snapshot covers. */
+async function datasyncShard(shard: { fd: number; file: string; length: number }): Promise<void> {
+  await datasyncAsync(shard.fd);
+  if (tracingDurable) traceDurable({ op: "fdatasync", file: shard.file, length: shard.length });
+}
+
 function openShard(seq: number): OpenShard {
   return { seq, lines: 0, bytes: 0, crc: 0, fd: undefined, roots: [] };
 }
@@ -204,6 +215,7 @@ async function fsyncDirectoryAsync(path: string): Promise<void> {
   const handle = await open(path, "r");
   try {
     await handle.sync();
+    if (tracingDurable) traceDurable({ op: "fsync-dir", file: path });
   } finally {
     await handle.close();
   }
@@ -213,6 +225,7 @@ export function fsyncDirectory(path: string): void {
   const fd = openSync(path, "r");
   try {
     fsyncSync(fd);
+    if (tracingDurable) traceDurable({ op: "fsync-dir", file: path });
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,6 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 
 /** Writes JSON to `path` through a temporary file and a rename: readers never see half a file. */
 export function writeJsonAtomic(path: string, value: unknown): void {
@@ -10,5 +12,7 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   } finally {
     closeSync(fd);
   }
+  crashPoint("json-temp-written");
   renameSync(temporary, path);
+  if (tracingDurable) traceDurable({ op: "rename", from: temporary, file: path });
 }

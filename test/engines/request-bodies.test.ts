@@ -4,6 +4,8 @@
  * header, and how replies are read (content, reasoning, usage, finish reason).
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { Chain, registerEngine, Step } from "../../src/index.js";
 import { createEngine } from "../../src/engines/create-engine.js";
 import type { Engine, GenerateRequest } from "../../src/engines/engine.js";
 import { chatCompletion, startTestServer, type Answer, type TestServer } from "./test-server.js";
@@ -438,5 +440,43 @@ describe("ollama_api", () => {
         },
       }
     `);
+  });
+});
+
+describe("schema repair (re-ask)", () => {
+  it("sends the conversation so far: the model's invalid reply, then what was wrong with it", async () => {
+    const repair = await startTestServer((_request, index) => (index === 0 ? chatCompletion('{"answer":"x","confidence":7}') : chatCompletion('{"answer":"x","confidence":0.7}')));
+    try {
+      registerEngine({ name: "repair", backend: "vllm_api", model: "m", endpoint: `${repair.url}/v1` });
+      const Answer = z.object({ answer: z.string(), confidence: z.number().max(1) });
+      const qa = new Step({ id: "qa", outputModel: Answer, engineName: "repair", systemPrompt: "Answer briefly.", userPrompt: "Question: {{text}}", maxRepairs: 1, sampling: { temperature: 0 } });
+      const results = [];
+      for await (const result of new Chain({ name: "repair", steps: [qa] }).run([{ text: "why?" }])) results.push(result);
+      expect(results).toMatchObject([{ status: "ok", output: { confidence: 0.7 } }]);
+      expect(repair.requests).toHaveLength(2);
+      expect((repair.requests[1]?.body as { messages: unknown }).messages).toMatchInlineSnapshot(`
+        [
+          {
+            "content": "Answer briefly.",
+            "role": "system",
+          },
+          {
+            "content": "Question: why?",
+            "role": "user",
+          },
+          {
+            "content": "{"answer":"x","confidence":7}",
+            "role": "assistant",
+          },
+          {
+            "content": "Your reply did not match the required JSON schema: ✖ Too big: expected number to be <=1;   → at confidence
+        Reply again with only the corrected JSON object.",
+            "role": "user",
+          },
+        ]
+      `);
+    } finally {
+      await repair.stop();
+    }
   });
 });

@@ -24,3 +24,12 @@ export function checkExactlyOnce(outDir: string, nodeFolders: readonly string[])
   expect(new Set(finished).size, "a row in both flattened/ and errors/").toBe(finished.length);
   return { byFolder, rootIds: new Set(finished.map((id) => id.split(".")[0] ?? id)) };
 }
+
+/** A folder's shards roll at exactly `maxLines`: every shard but the last is full, none is empty. */
+export function checkShardSizes(linesPerShard: readonly number[], maxLines: number, folder: string): void {
+  linesPerShard.forEach((lines, index) => {
+    if (index < linesPerShard.length - 1) expect(lines, `${folder}/ shard ${index} of ${linesPerShard.length} is not full`).toBe(maxLines);
+    else expect(lines, `${folder}/ last shard`).toBeGreaterThan(0);
+    expect(lines, `${folder}/ shard ${index} is over --max-lines-per-file`).toBeLessThanOrEqual(maxLines);
+  });
+}
