@@ -27,6 +27,7 @@ Output:
   -o, --output DIR            output folder (required)
   --format jsonl|parquet      shard format (default jsonl); parquet columns are typed from the schemas
   --max-lines-per-file N      lines per shard (default 10000)
+  --commit-interval MS        time between commits (default 1000); each commit fsyncs the shards
   --fresh                     discard an earlier run in OUTDIR
   --retry-errors              run the rows that failed in earlier sessions again
   --repair                    redo the rows of committed shards that are damaged or missing
@@ -56,6 +57,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       limit: { type: "string" },
       format: { type: "string" },
       "max-lines-per-file": { type: "string" },
+      "commit-interval": { type: "string" },
       fresh: { type: "boolean" },
       "retry-errors": { type: "boolean" },
       repair: { type: "boolean" },
@@ -120,6 +122,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       format,
       maxLinesPerFile: parseInteger("--max-lines-per-file", values["max-lines-per-file"], 10_000, 1),
       batchSize: parseInteger("--batch-size", values["batch-size"], 256, 1),
+      commitIntervalMs: parseInteger("--commit-interval", values["commit-interval"], 1000, 10),
       concurrency: parseInteger("--concurrency", values.concurrency, 256, 1),
       engineDownTimeoutMs: parseInteger("--engine-down-timeout", values["engine-down-timeout"], 300, 1) * 1000,
       fresh: values.fresh ?? false,
