@@ -1,4 +1,12 @@
 /** chainette-stream: typed LLM pipelines that stream over millions of rows and resume exactly once. */
+import { setChainRunner } from "./core/chain-runner.js";
+
+// `chain.run()` loads the pipeline on first use: importing the package stays cheap.
+setChainRunner(async function* (chain, inputs, options) {
+  const { runChainIterable } = await import("./job/run-iterable.js");
+  yield* runChainIterable(chain, inputs, options);
+});
+
 export { Step, type StepOptions } from "./core/step.js";
 export { Chain, type ChainElement, type ChainOptions, type ChainRunOptions, type RowResult } from "./core/chain.js";
 export { Branch, type BranchOptions } from "./core/branch.js";
@@ -26,8 +34,8 @@ export {
 } from "./engines/index.js";
 export { openSource } from "./io/open-source.js";
 export type { Source, SourceRow, SourcePosition, InputFingerprint, InputFileFingerprint, OpenSourceOptions } from "./io/source.js";
-export { runJob, type RunJobOptions, type RunJobResult } from "./run/run-job.js";
-export { RunEvents, type RunEvent, type RunListener, type RunStatus } from "./run/events.js";
-export { RunControl } from "./run/run-control.js";
-export type { RunSummary } from "./run/summary.js";
+export { runJob, type RunJobOptions, type RunJobResult } from "./job/run-job.js";
+export { RunEvents, type RunEvent, type RunListener, type RunStatus } from "./pipeline/events.js";
+export { RunControl } from "./job/run-control.js";
+export type { RunSummary } from "./job/summary.js";
 export { startSimulator, type Simulator, type SimulatorOptions } from "./sim/index.js";

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { redactUrls } from "../engines/redact-urls.js";
 import { ChainetteError } from "../errors.js";
-import { Ledger } from "../ledger/ledger.js";
-import { REDACTED_NOTE, type RunSummary } from "../run/summary.js";
+import { Ledger } from "../durability/ledger.js";
+import { REDACTED_NOTE, type RunSummary } from "../job/summary.js";
 import { EXIT } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 

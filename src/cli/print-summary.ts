@@ -1,7 +1,7 @@
 import { inspect } from "node:util";
 import { redactUrls } from "../engines/redact-urls.js";
 import { isChainetteError } from "../errors.js";
-import type { RunSummary } from "../run/summary.js";
+import type { RunSummary } from "../job/summary.js";
 import { resumableAsIs } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 

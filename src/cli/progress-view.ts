@@ -4,7 +4,7 @@
  * until the summary. Everything is read from `RunStats`, on stderr (stdout stays for data).
  */
 import type { Logger } from "pino";
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../pipeline/events.js";
 import { bar, formatCount, formatDuration, formatRate } from "./format.js";
 import type { RunStats } from "./run-stats.js";
 

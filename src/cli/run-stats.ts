@@ -2,7 +2,7 @@
  * Live counters folded from the run's events: the one place the progress view and the JSON logs
  * read, so every number has one source.
  */
-import type { RunEvent } from "../run/events.js";
+import type { RunEvent } from "../pipeline/events.js";
 
 export interface NodeCounters {
   done: number;

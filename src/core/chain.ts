@@ -1,6 +1,7 @@
 import type { ApplyNode } from "./apply.js";
 import type { Branch } from "./branch.js";
 import type { Step } from "./step.js";
+import { chainRunner } from "./chain-runner.js";
 
 /** An item of `Chain.steps`: a Step, an apply node, or a parallel group of branches. */
 export type ChainElement = Step | ApplyNode | Branch[];
@@ -39,10 +40,10 @@ export class Chain {
 
   /**
    * Streams `inputs` through the chain and yields each row's result as it completes.
-   * The pipeline lives in `src/run`; it is loaded on first use so `core` stays free of I/O.
+   * The pipeline lives in `src/pipeline`; the package entry point installs it (`chain-runner.ts`),
+   * loaded on first use, so `core` stays free of I/O and of every layer above it.
    */
   async *run(inputs: Iterable<unknown> | AsyncIterable<unknown>, options: ChainRunOptions = {}): AsyncGenerator<RowResult> {
-    const { runChainIterable } = await import("../run/run-iterable.js");
-    yield* runChainIterable(this, inputs, options);
+    yield* chainRunner()(this, inputs, options);
   }
 }

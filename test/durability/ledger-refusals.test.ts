@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Ledger } from "../../src/ledger/ledger.js";
+import { Ledger } from "../../src/durability/ledger.js";
 import { runCli, startCli, type CliResult } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
 import { lineCount, waitFor } from "../helpers/wait-for.js";

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apply, Chain, isChainetteError, RunEvents, runJob } from "../../src/index.js";
-import { readOutDirHolder } from "../../src/run/outdir-lock.js";
+import { readOutDirHolder } from "../../src/durability/outdir-lock.js";
 import { runCli, startCli } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
 import { lineCount, waitFor } from "../helpers/wait-for.js";

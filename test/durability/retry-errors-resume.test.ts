@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Ledger } from "../../src/ledger/ledger.js";
+import { Ledger } from "../../src/durability/ledger.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { questionLines, readShards, runCli, startCli } from "../helpers/cli.js";
 import { checkExactlyOnce, type OutputSets } from "../helpers/exactly-once.js";

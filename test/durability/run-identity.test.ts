@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Ledger } from "../../src/ledger/ledger.js";
+import { Ledger } from "../../src/durability/ledger.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { questionLines, readShards, repoRoot, runCli } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";

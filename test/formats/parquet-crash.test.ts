@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Ledger } from "../../src/ledger/ledger.js";
+import { Ledger } from "../../src/durability/ledger.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { measurePrompt } from "../fixtures/chains/typed-chain.js";
 import { runCli, startCli } from "../helpers/cli.js";

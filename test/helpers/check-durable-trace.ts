@@ -9,8 +9,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { DurableStep, TracedShard } from "../../src/durable-trace.js";
-import { STAGING_FOLDER } from "../../src/run/parquet-sealer.js";
-import { shardFileName } from "../../src/run/shard-writer.js";
+import { STAGING_FOLDER } from "../../src/durability/parquet-sealer.js";
+import { shardFileName } from "../../src/durability/shard-writer.js";
 
 export type TraceEvent = DurableStep & { pid: number };
 

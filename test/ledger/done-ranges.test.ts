@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { DoneRanges } from "../../src/ledger/done-ranges.js";
-import { emptyNodeStats, Ledger } from "../../src/ledger/ledger.js";
+import { DoneRanges } from "../../src/durability/done-ranges.js";
+import { emptyNodeStats, Ledger } from "../../src/durability/ledger.js";
 
 describe("DoneRanges", () => {
   it("agrees with a Set for any insertion order and keeps the watermark's offset", () => {

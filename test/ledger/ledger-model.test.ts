@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { DoneRanges, type Range } from "../../src/ledger/done-ranges.js";
-import { rootRanges } from "../../src/run/forget-roots.js";
-import { Ledger } from "../../src/ledger/ledger.js";
+import { DoneRanges, type Range } from "../../src/durability/done-ranges.js";
+import { rootRanges } from "../../src/durability/forget-roots.js";
+import { Ledger } from "../../src/durability/ledger.js";
 
 const ROWS = 24;
 /** The byte offset just past row `index` in the model input (lines of varied length). */

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { RecordLines } from "../../src/run/record-lines.js";
-import { createRootRow, type NodeRecord } from "../../src/run/row.js";
+import { RecordLines } from "../../src/pipeline/record-lines.js";
+import { createRootRow, type NodeRecord } from "../../src/pipeline/row.js";
 
 /** What the lines must parse to, built the slow obvious way. */
 function expected(rowId: string, input: Record<string, unknown>, outputs: [string, unknown][]): { nodes: unknown[]; flattened: unknown } {

@@ -5,7 +5,7 @@
  * Which roots a shard held is in the ledger's `shard_roots` (schema v3).
  */
 import { ChainetteError } from "../errors.js";
-import type { Ledger } from "../ledger/ledger.js";
+import type { Ledger } from "./ledger.js";
 import { forgetRoots, mergeRootRanges, type ForgetReport } from "./forget-roots.js";
 import type { DamagedShard } from "./recover-shards.js";
 

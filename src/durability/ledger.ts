@@ -10,7 +10,7 @@ import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { DoneRanges, type Range, type RootRange } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
-import { SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
+import { SCHEMA_SQL, SCHEMA_VERSION } from "./ledger-schema.js";
 
 export interface ShardRecord {
   dir: string;

@@ -6,9 +6,9 @@ import { setMaxListeners } from "node:events";
 import type { Chain, ChainRunOptions, RowResult } from "../core/chain.js";
 import { buildPlan } from "../core/plan.js";
 import { resolveEngineConfigs } from "../engines/resolve-engine-configs.js";
-import { closeEngines, createPlanEngines } from "./create-engines.js";
-import { createRootRow, failRow, type Row } from "./row.js";
-import { buildStages, connectStages } from "./stages.js";
+import { closeEngines, createPlanEngines } from "../pipeline/create-engines.js";
+import { createRootRow, failRow, type Row } from "../pipeline/row.js";
+import { buildStages, connectStages } from "../pipeline/stages.js";
 
 export async function* runChainIterable(
   chain: Chain,

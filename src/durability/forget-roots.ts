@@ -12,8 +12,8 @@ import { dirname, join } from "node:path";
 import { crc32 } from "node:zlib";
 import { crashPoint } from "../crash-points.js";
 import { traceDurable, tracingDurable } from "../durable-trace.js";
-import type { RootRange } from "../ledger/done-ranges.js";
-import { emptyNodeStats, type Ledger, type NodeStats, type ShardRecord, type ShardRoots } from "../ledger/ledger.js";
+import type { RootRange } from "./done-ranges.js";
+import { emptyNodeStats, type Ledger, type NodeStats, type ShardRecord, type ShardRoots } from "./ledger.js";
 import { addRootRange, fsyncDirectory, shardFileName } from "./shard-writer.js";
 
 export interface ForgetRequest {

@@ -15,7 +15,7 @@ import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { jsonColumn, type ParquetColumn } from "../io/parquet-columns.js";
 import { parquetValue } from "../io/parquet-schema.js";
-import type { Ledger, ShardRecord } from "../ledger/ledger.js";
+import type { Ledger, ShardRecord } from "./ledger.js";
 import type { ShardColumns } from "./parquet-shard-columns.js";
 import { shardDamagedError } from "./shard-damaged.js";
 import { shardFileName } from "./shard-writer.js";

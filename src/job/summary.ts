@@ -1,6 +1,6 @@
 /** `summary.json`: what a run did, cumulative over every session that worked on the OUTDIR. */
-import type { Ledger } from "../ledger/ledger.js";
-import type { RunStatus } from "./events.js";
+import type { Ledger } from "../durability/ledger.js";
+import type { RunStatus } from "../pipeline/events.js";
 
 /** Said with a resume command whose URLs lost their credentials: as printed, it cannot run. */
 export const REDACTED_NOTE = "credentials in URLs were replaced by REDACTED: give those arguments (e.g. --endpoint NAME=URL) again as first typed";

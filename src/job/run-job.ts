@@ -16,23 +16,23 @@ import { isSeekableFile } from "../io/byte-stream.js";
 import { countLines } from "../io/count-lines.js";
 import { openSource } from "../io/open-source.js";
 import type { InputFingerprint, OpenSourceOptions, Source } from "../io/source.js";
-import { Ledger } from "../ledger/ledger.js";
-import { CommitSink } from "./commit-sink.js";
-import { closeEngines, createPlanEngines } from "./create-engines.js";
-import type { RunEvents, RunStatus } from "./events.js";
+import { Ledger } from "../durability/ledger.js";
+import { CommitSink } from "../durability/commit-sink.js";
+import { closeEngines, createPlanEngines } from "../pipeline/create-engines.js";
+import type { RunEvents, RunStatus } from "../pipeline/events.js";
 import { graphJson } from "./graph-json.js";
-import { lockOutDir, LOCK_FILE } from "./outdir-lock.js";
-import { ParquetSealer, STAGING_FOLDER } from "./parquet-sealer.js";
-import { shardColumnsOf } from "./parquet-shard-columns.js";
-import { recoverShards } from "./recover-shards.js";
-import { repairShards } from "./repair-shards.js";
-import { forgetFailedRows } from "./retry-errors.js";
+import { lockOutDir, LOCK_FILE } from "../durability/outdir-lock.js";
+import { ParquetSealer, STAGING_FOLDER } from "../durability/parquet-sealer.js";
+import { shardColumnsOf } from "../durability/parquet-shard-columns.js";
+import { recoverShards } from "../durability/recover-shards.js";
+import { repairShards } from "../durability/repair-shards.js";
+import { forgetFailedRows } from "../durability/retry-errors.js";
 import { RunControl } from "./run-control.js";
 import { checkRunIdentity, runIdentity, type RunIdentity } from "./run-identity.js";
-import { sourceRows } from "./source-rows.js";
-import { buildStages, connectStages } from "./stages.js";
+import { sourceRows } from "../pipeline/source-rows.js";
+import { buildStages, connectStages } from "../pipeline/stages.js";
 import { buildSummary, REDACTED_NOTE, type RunSummary } from "./summary.js";
-import { writeJsonAtomic } from "./write-json-atomic.js";
+import { writeJsonAtomic } from "../durability/write-json-atomic.js";
 
 export interface RunJobOptions {
   chain: Chain;
@@ -200,7 +200,7 @@ async function runLockedJob(options: RunJobOptions, opened: { started: number; p
     });
     const stages = buildStages(plan, runtime, { concurrency: options.concurrency ?? 256 });
     const consumer = sink;
-    await pipeline(connectStages(rows, stages), (leaves: AsyncIterable<import("./row.js").Row[]>) => consumer.consume(leaves));
+    await pipeline(connectStages(rows, stages), (leaves: AsyncIterable<import("../pipeline/row.js").Row[]>) => consumer.consume(leaves));
     // A stop asked after the last row was read, whose rows all finished, completed the run.
     status = control.stopRequested && !sourceExhausted ? "stopped" : "complete";
   } catch (error) {

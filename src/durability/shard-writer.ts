@@ -17,7 +17,7 @@ import { crc32 } from "node:zlib";
 import { crashPoint } from "../crash-points.js";
 import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
-import type { ShardRecord, ShardRoots } from "../ledger/ledger.js";
+import type { ShardRecord, ShardRoots } from "./ledger.js";
 
 /**
  * Shard bytes are made durable with fdatasync: it flushes the data and the size an append changed,

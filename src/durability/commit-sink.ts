@@ -8,12 +8,12 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { crashPoint } from "../crash-points.js";
 import { ChainetteError } from "../errors.js";
-import { emptyNodeStats, type FailureRecord, type FilteredRange, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "../ledger/ledger.js";
-import { DoneBatch } from "../ledger/done-ranges.js";
-import type { RunEvent } from "./events.js";
+import { emptyNodeStats, type FailureRecord, type FilteredRange, type FilteredSiblings, type Ledger, type NodeStats, type ShardRecord } from "./ledger.js";
+import { DoneBatch } from "./done-ranges.js";
+import type { RunEvent } from "../pipeline/events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
-import { errorLine, RecordLines } from "./record-lines.js";
-import type { NodeRecord, Row, RootRow } from "./row.js";
+import { errorLine, RecordLines } from "../pipeline/record-lines.js";
+import type { NodeRecord, Row, RootRow } from "../pipeline/row.js";
 import { addRootRange, ShardWriter } from "./shard-writer.js";
 
 export interface CommitSinkOptions {

@@ -18,7 +18,7 @@ import { crc32 } from "node:zlib";
 import { crashPoint } from "../crash-points.js";
 import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
-import type { ShardRecord } from "../ledger/ledger.js";
+import type { ShardRecord } from "./ledger.js";
 import { STAGING_FOLDER } from "./parquet-sealer.js";
 import { shardFileName } from "./shard-writer.js";
 

@@ -12,7 +12,7 @@ import type { EngineConfig } from "../engines/engine.js";
 import { ChainetteError } from "../errors.js";
 import { headTailSample } from "../io/input-fingerprint.js";
 import type { InputFileFingerprint, InputFingerprint } from "../io/source.js";
-import type { Ledger } from "../ledger/ledger.js";
+import type { Ledger } from "../durability/ledger.js";
 
 /** The fields of an engine that change its replies to the same request. */
 export const ENGINE_IDENTITY_FIELDS = ["backend", "model", "dtype", "enableReasoning", "reasoningParser"] as const;
