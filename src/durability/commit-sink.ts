@@ -1,6 +1,6 @@
 /**
- * The end of the pipeline: gathers leaf rows into their root rows, writes the records of every
- * completed root to the shards, and commits on a cadence: snapshot the shards, fsync them, then
+ * The end of the pipeline: writes the records of every completed root row (gathered by
+ * `pipeline/gather-roots.ts`) to the shards, and commits on a cadence: snapshot the shards, fsync them, then
  * record in one ledger transaction the shard lengths and the rows now done. A crash at any point
  * leaves the ledger describing a prefix of every shard, and nothing else as done.
  */
@@ -13,6 +13,7 @@ import { DoneBatch } from "./done-ranges.js";
 import type { RunEvent } from "../pipeline/events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
 import { errorLine, RecordLines } from "../pipeline/record-lines.js";
+import type { CompletedRoot } from "../pipeline/gather-roots.js";
 import type { NodeRecord, Row, RootRow } from "../pipeline/row.js";
 import { addRootRange, ShardWriter } from "./shard-writer.js";
 
@@ -91,7 +92,7 @@ export class CommitSink {
   }
 
   /** Consumes the pipeline's leaf rows until it ends; commits on the way and at the end. */
-  async consume(source: AsyncIterable<Row[]>): Promise<void> {
+  async consume(source: AsyncIterable<CompletedRoot[]>): Promise<void> {
     const consumed = this.consumeRows(source);
     this.consumed = consumed.catch(() => undefined);
     await consumed;
@@ -110,7 +111,7 @@ export class CommitSink {
     this.options.parquet.removeEmptyStaging([...this.writers.keys()]);
   }
 
-  private async consumeRows(source: AsyncIterable<Row[]>): Promise<void> {
+  private async consumeRows(source: AsyncIterable<CompletedRoot[]>): Promise<void> {
     const interval = this.options.commitIntervalMs ?? 1000;
     // A commit snapshots the shards at once, then fsyncs and writes the ledger while rows keep
     // flowing: the pipeline never waits on the disk. One commit at a time; the timer commits rows
@@ -121,9 +122,9 @@ export class CommitSink {
     };
     this.timer = setInterval(commitWhenDue, Math.max(50, interval / 2));
     try {
-      for await (const leaves of source) {
+      for await (const roots of source) {
         if (this.commitError) throw this.commitError;
-        this.accept(leaves);
+        this.accept(roots);
         commitWhenDue();
       }
     } finally {
@@ -137,30 +138,16 @@ export class CommitSink {
     if (this.commitError) throw this.commitError;
   }
 
-  private accept(leaves: readonly Row[]): void {
+  private accept(roots: readonly CompletedRoot[]): void {
+    if (roots.length === 0) return;
     const pending = new PendingCommit();
-    let completed = 0;
     try {
-      for (const leaf of leaves) {
-        const root = leaf.root;
-        if (root.pending === 1 && root.leaves === undefined) {
-          // The common case: a root row with one leaf (no fan-out), complete as it arrives.
-          root.pending = 0;
-          if (root.records !== undefined) this.writeRecords(root.records, root.index, pending);
-          this.writeRecords(leaf.records, root.index, pending);
-          this.writeLeaf(leaf, root, pending, root.records === undefined ? leaf.records : undefined);
-        } else {
-          (root.leaves ??= []).push(leaf);
-          (root.records ??= []).push(...leaf.records);
-          if (--root.pending > 0) continue;
-          this.writeRecords(root.records, root.index, pending);
-          for (const done of root.leaves) this.writeLeaf(done, root, pending);
-        }
+      for (const { root, leaves, records, leafRecords, fannedOut } of roots) {
+        this.writeRecords(records, root.index, pending);
+        for (const leaf of leaves) this.writeLeaf(leaf, root, pending, fannedOut, leafRecords);
         pending.rows.push(root.index, root.end);
         pending.counters.rows_in++;
-        completed++;
       }
-      if (completed === 0) return;
       for (const writer of this.writers.values()) writer.flush();
     } catch (error) {
       // A failed write may have left part of this batch in some shards: nothing more is committed
@@ -188,7 +175,7 @@ export class CommitSink {
   }
 
   /** `records`: the leaf's own records, when they are all its outputs (see `RecordLines.flattened`). */
-  private writeLeaf(leaf: Row, root: RootRow, pending: PendingCommit, records?: readonly NodeRecord[]): void {
+  private writeLeaf(leaf: Row, root: RootRow, pending: PendingCommit, fannedOut: boolean, records: readonly NodeRecord[] | undefined): void {
     if (leaf.state === "active") {
       this.flattenedWriter.addLine(this.lines.flattened(leaf, records), root.index);
       pending.counters.ok++;
@@ -204,7 +191,7 @@ export class CommitSink {
       pending.counters.filtered++;
       pending.node(leaf.filteredBy ?? "").filtered++;
       // --retry-errors and --repair redo whole roots: each root's filtered leaves leave the counts with it.
-      if (root.leaves === undefined) addRootRange(pending.filtered(leaf.filteredBy ?? ""), root.index, root.index + 1);
+      if (!fannedOut) addRootRange(pending.filtered(leaf.filteredBy ?? ""), root.index, root.index + 1);
       else pending.filteredSiblings.push({ root: root.index, node: leaf.filteredBy ?? "", count: 1 });
     }
   }

@@ -1,0 +1,123 @@
+/**
+ * Phase 1 of a durable run: plan the chain, open the input, take OUTDIR's lock, then open the
+ * ledger and check the run's identity. Nothing in OUTDIR is changed before the lock is held, and a
+ * refused resume leaves OUTDIR exactly as it was.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { buildPlan, type ChainPlan } from "../core/plan.js";
+import { Ledger } from "../durability/ledger.js";
+import { LOCK_FILE, lockOutDir, type OutDirLock } from "../durability/outdir-lock.js";
+import { STAGING_FOLDER } from "../durability/parquet-sealer.js";
+import { redactUrls } from "../engines/redact-urls.js";
+import { ChainetteError, isChainetteError } from "../errors.js";
+import { openSource } from "../io/open-source.js";
+import type { InputFingerprint, Source } from "../io/source.js";
+import type { RunJobOptions } from "./run-job.js";
+import { checkRunIdentity, runIdentity, type RunIdentity } from "./run-identity.js";
+
+/** What the later phases work with. */
+export interface OpenRun {
+  plan: ChainPlan;
+  source: Source;
+  inputFingerprint: InputFingerprint;
+  format: "jsonl" | "parquet";
+  lock: OutDirLock;
+  ledger: Ledger;
+  /** The command line with credentials in URLs redacted, and whether anything was. */
+  invocation: string[];
+  redacted: boolean;
+}
+
+/** Files and folders a run owns in OUTDIR (what `--fresh` removes). */
+const RUN_FILES = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "graph.json", "summary.json", "flattened", "errors"];
+
+/** The folders a run writes shards to, which recovery cleans. */
+export function outputFolders(plan: ChainPlan): string[] {
+  return [...plan.nodes.map((node) => node.id), "flattened", "errors"];
+}
+
+export async function openRun(options: RunJobOptions): Promise<OpenRun> {
+  const plan = buildPlan(options.chain, { engineNames: new Set(options.engines.map((engine) => engine.name)) });
+  const source = await openSource(options.input, options.source ?? {});
+  const inputFingerprint = await source.fingerprint();
+  const format = options.format ?? "jsonl";
+  const invocation = options.invocation.map(redactUrls);
+  const redacted = invocation.some((part, position) => part !== options.invocation[position]);
+  // A folder that is not a run's is refused before the lock file is created in it.
+  checkRunFolder(options.outDir, plan, options.fresh ?? false);
+  mkdirSync(options.outDir, { recursive: true });
+  const lock = lockOutDir(options.outDir, (invocation.length > 0 ? invocation : process.argv.map(redactUrls)).join(" "));
+  try {
+    prepareOutDir(options.outDir, plan, options.fresh ?? false);
+    const ledger = Ledger.open(join(options.outDir, "ledger.sqlite"));
+    try {
+      // A ledger with no identity is a new run's, unless shards are already there: then it is an
+      // emptied, truncated or replaced ledger, and recovery would delete rows it cannot account for.
+      if (ledger.getMeta<RunIdentity>("identity") === undefined) refuseOrphanShards(ledger, options.outDir, outputFolders(plan));
+      await checkRunIdentity(ledger, runIdentity(plan, inputFingerprint, format, options.engines));
+    } catch (error) {
+      ledger.close();
+      throw error;
+    }
+    return { plan, source, inputFingerprint, format, lock, ledger, invocation, redacted };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+function refuseOrphanShards(ledger: Ledger, outDir: string, folders: readonly string[]): void {
+  const orphans = shardFilesIn(outDir, folders);
+  if (orphans.length === 0) return;
+  const named = orphans.slice(0, 3).join(", ") + (orphans.length > 3 ? ` and ${orphans.length - 3} more` : "");
+  throw new ChainetteError(
+    "LEDGER_CORRUPT",
+    `${ledger.path} records no run (an empty, truncated or replaced file), but OUTDIR holds shard files: ${named}. They were left as they are.\nWithout the ledger they cannot be accounted for: restore ledger.sqlite from a backup, or rerun with --fresh to discard them and start over.`,
+  );
+}
+
+const SHARD_NAME = /^\d+\.(jsonl|parquet)$/;
+
+/** Shard files (`NNN.jsonl`, `NNN.parquet`, staged ones too) in these output folders, as `dir/name`. */
+function shardFilesIn(outDir: string, dirs: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const dir of dirs) {
+    for (const folder of [dir, join(dir, STAGING_FOLDER)]) {
+      const path = join(outDir, folder);
+      if (!existsSync(path)) continue;
+      for (const name of readdirSync(path)) if (SHARD_NAME.test(name)) found.push(join(folder, name));
+    }
+  }
+  return found.sort();
+}
+
+/** Entries of OUTDIR that belong to its lock, not to a run. */
+const isLockEntry = (name: string): boolean => name.startsWith(LOCK_FILE);
+
+/** Refuses a non-empty OUTDIR that holds no run (files a `--fresh` would delete do not count). */
+function checkRunFolder(outDir: string, plan: ChainPlan, fresh: boolean): void {
+  if (!existsSync(outDir) || existsSync(join(outDir, "ledger.sqlite"))) return;
+  const owned = new Set([...RUN_FILES, ...plan.nodes.map((node) => node.id)]);
+  const others = readdirSync(outDir).filter((name) => !isLockEntry(name) && !(fresh && (owned.has(name) || name.endsWith(".tmp"))));
+  if (others.length > 0) {
+    throw new ChainetteError("USAGE", `${outDir} is not empty and holds no chainette-stream run (no ledger.sqlite); pick an empty or new OUTDIR`);
+  }
+}
+
+/** `--fresh`, under the lock: removes what a run owns in OUTDIR (never another application's database). */
+function prepareOutDir(outDir: string, plan: ChainPlan, fresh: boolean): void {
+  const ledgerPath = join(outDir, "ledger.sqlite");
+  if (fresh && existsSync(ledgerPath)) {
+    try {
+      Ledger.open(ledgerPath, { readonly: true }).close();
+    } catch (error) {
+      if (isChainetteError(error, "LEDGER_FOREIGN")) throw error;
+    }
+  }
+  if (fresh) {
+    const owned = new Set([...RUN_FILES, ...plan.nodes.map((node) => node.id)]);
+    for (const name of readdirSync(outDir)) if (owned.has(name) || name.endsWith(".tmp")) rmSync(join(outDir, name), { recursive: true, force: true });
+  }
+  checkRunFolder(outDir, plan, false);
+}
