@@ -71,7 +71,7 @@ function statusParts(stats: RunStats, chainName: string): { parts: Part[]; giveW
   const speed: Part = { forms: [`${rate} rows/s`, `${rate}/s`, ""] };
   const elapsed = formatDuration(stats.elapsedSeconds());
   const eta = stats.etaSeconds();
-  const time: Part = { forms: eta === undefined ? [`elapsed ${elapsed}`, `up ${elapsed}`] : [`elapsed ${elapsed}, ETA ${formatDuration(eta)}`, `up ${elapsed}, ETA ${formatDuration(eta)}`] };
+  const time: Part = { forms: eta === undefined ? [`elapsed ${elapsed}`, `up ${elapsed}`] : [`elapsed ${elapsed}, ETA ${formatDuration(eta)}`, `up ${elapsed}, ETA ${formatDuration(eta)}`, `ETA ${formatDuration(eta)}`] };
   const outcomes: Part = {
     ...(stats.failed > 0 ? { style: "red" as const } : {}),
     forms: [
@@ -85,7 +85,8 @@ function statusParts(stats: RunStats, chainName: string): { parts: Part[]; giveW
   const retries: Part = { forms: [`retries ${formatCount(stats.retries)}`, ""] };
   const parts = [progress, stopping, engines, speed, time, outcomes, tokens, retries];
   const at = (part: Part): number => parts.indexOf(part);
-  const giveWay = [retries, tokens, outcomes, progress, speed, time, outcomes, outcomes, speed, progress, engines, stopping, engines].map(at);
+  // Elapsed time goes last but one, and only when a stop and engines down crowd a narrow line.
+  const giveWay = [retries, tokens, outcomes, progress, speed, time, outcomes, outcomes, speed, progress, engines, stopping, engines, time].map(at);
   return { parts, giveWay };
 }
 

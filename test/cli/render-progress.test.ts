@@ -36,7 +36,7 @@ function busyStats(): RunStats {
 describe("renderProgress", () => {
   for (const columns of [60, 80, 160]) {
     for (const color of [false, true]) {
-      it(`fits ${columns} columns${color ? " in colour" : ""}, keeping progress, ETA, elapsed, failures and engines down`, () => {
+      it(`fits ${columns} columns${color ? " in colour" : ""}, keeping progress, ETA, a stop under way and engines down`, () => {
         const lines = renderProgress(busyStats(), { chainName, columns, color });
         expect(lines).toHaveLength(1 + nodes.length);
         for (const line of lines) expect(visibleWidth(line), line).toBeLessThan(columns);
@@ -53,6 +53,15 @@ describe("renderProgress", () => {
       });
     }
   }
+
+  it("keeps the elapsed time beside the ETA at 60 columns when nothing else crowds the line", () => {
+    const stats = new RunStats();
+    stats.onEvent({ type: "run-start", total: 3000, resumedRows: 0, nodes: ["qa", "keep"] });
+    stats.onEvent({ type: "commit", rows: 768, ok: 540, failed: 0, filtered: 228, watermark: 767 });
+    const [status] = renderProgress(stats, { chainName: "simple-qa", columns: 60 });
+    expect(status).toMatch(/^simple-qa: 768\/3,000 \(25\.6%\) \| .*up \d+s, ETA \S+/);
+    expect(visibleWidth(status ?? "")).toBeLessThan(60);
+  });
 
   it("shows everything, elapsed time beside the ETA, when the terminal is wide", () => {
     const [status, ...nodeLines] = renderProgress(busyStats(), { chainName: "simple-qa", columns: 300 });
