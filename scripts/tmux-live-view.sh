@@ -48,7 +48,10 @@ for session in "${sessions[@]}"; do
   # A frame's status line is "simple-qa: N/3,000 ..."; the summary's is "simple-qa: complete — ...".
   frames="$(grep -cE '^simple-qa: [0-9.,kM]+/' <<<"$screen" || true)"
   # The view's lines (not the summary printed after it): the status line and "  qa ..."/"  keep ...".
-  wide="$(grep -E '^(simple-qa: [0-9.,kM]+/|  (qa|keep) )' <<<"$screen" | awk -v w="$width" 'length($0) >= w' | wc -l)"
+  # (Counted in characters, not bytes: the bars are 3-byte characters.)
+  wide="$(grep -E '^(simple-qa: [0-9.,kM]+/|  (qa|keep) )' <<<"$screen" | node -e '
+    const lines = require("node:fs").readFileSync(0, "utf8").split("\n").filter((line) => line !== "");
+    console.log(lines.filter((line) => [...line.trimEnd()].length >= Number(process.argv[1])).length)' "$width")"
   echo "=== $session (pane $width columns): status lines on screen $frames (1 = no stale copy), lines wider than the pane $wide"
   sed 's/[[:space:]]*$//' <<<"$screen" | grep -v '^$'
   if [ "$frames" != 1 ] || [ "$wide" != 0 ]; then status=1; fi
