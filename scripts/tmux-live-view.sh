@@ -9,6 +9,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cli="${CLI:-$root/dist/cli/main.js}"
+socket="live-view-$$"
+tmux() { command tmux -L "$socket" "$@"; }  # a server of its own: other tmux sessions stay untouched
 command -v tmux >/dev/null || { echo "tmux is not installed (apt-get install -y tmux)" >&2; exit 2; }
 work="$(mktemp -d)"
 sim_log="$work/sim.log"
