@@ -6,6 +6,7 @@ import { EXIT, exitCodeFor } from "./exit-codes.js";
 const HELP = `Usage: chainette-stream <command> [options]
 
 Commands:
+  init [DIR]                                   write a runnable starter project (chain, input, engines)
   run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR   run a chain (again: resume)
   inspect OUTDIR                               what a run did, live or finished
   inspect-dag CHAIN_FILE[:EXPORT]              the DAG and its validation, no requests
@@ -20,6 +21,8 @@ Run \`chainette-stream <command> --help\` for a command's options.
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
+    case "init":
+      return (await import("./init-command.js")).initCommand(rest);
     case "run":
       return (await import("./run-command.js")).runCommand(rest);
     case "inspect":

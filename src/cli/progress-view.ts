@@ -1,11 +1,14 @@
 /**
- * What a person sees while a run goes: on a TTY, a bar per node redrawn in place; otherwise one
- * progress line every few seconds; with `--json-logs`, pino events instead; with `--quiet`, nothing
- * until the summary. Everything is read from `RunStats`, on stderr (stdout stays for data).
+ * What a person sees while a run goes: on a TTY, a bar per node redrawn in place, fitted to the
+ * terminal's width and redrawn when it is resized, in colour unless `NO_COLOR` is set; otherwise
+ * one plain progress line every few seconds; with `--json-logs`, pino events instead; with
+ * `--quiet`, nothing until the summary. Everything is read from `RunStats`, on stderr (stdout stays
+ * for data).
  */
 import type { Logger } from "pino";
 import type { RunEvent } from "../pipeline/events.js";
-import { bar, formatCount, formatDuration, formatRate } from "./format.js";
+import { colorWanted, formatDuration, visibleWidth } from "./format.js";
+import { renderProgress, renderStatusLine } from "./render-progress.js";
 import type { RunStats } from "./run-stats.js";
 
 export type ViewMode = "tty" | "lines" | "json" | "quiet";
@@ -18,16 +21,21 @@ export interface ProgressViewOptions {
   logger?: Logger;
   /** @default 200 (tty), 5000 (lines and json) */
   intervalMs?: number;
+  /** ANSI colours. @default `NO_COLOR` unset and the stream a TTY, or `FORCE_COLOR` set */
+  color?: boolean;
 }
 
 export class ProgressView {
   private timer: NodeJS.Timeout | undefined;
-  private drawnLines = 0;
+  /** The frame on screen (plain widths of its lines), to erase before the next. */
+  private drawn: number[] = [];
   private stopped = false;
   private readonly stream: NodeJS.WriteStream;
+  private readonly color: boolean;
 
   constructor(private readonly options: ProgressViewOptions) {
     this.stream = options.stream ?? process.stderr;
+    this.color = options.color ?? colorWanted(this.stream);
   }
 
   start(): void {
@@ -36,7 +44,13 @@ export class ProgressView {
     const interval = this.options.intervalMs ?? (mode === "tty" ? 200 : 5000);
     this.timer = setInterval(() => this.draw(), interval);
     this.timer.unref();
+    if (mode === "tty") this.stream.on("resize", this.onResize);
   }
+
+  /** SIGWINCH: a narrower terminal has rewrapped the frame on screen; erase it all and fit the new width. */
+  private readonly onResize = (): void => {
+    if (!this.stopped) this.draw();
+  };
 
   /** Events worth a line of their own (engine down, stop asked), whatever the mode. */
   readonly onEvent = (event: RunEvent): void => {
@@ -58,6 +72,7 @@ export class ProgressView {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    this.stream.off("resize", this.onResize);
     if (this.options.mode === "tty") this.draw();
     else if (this.options.mode === "lines") this.stream.write(`${this.line()}\n`);
   }
@@ -79,42 +94,30 @@ export class ProgressView {
       return;
     }
     if (mode !== "tty") return;
-    const lines = [this.line(), ...this.nodeLines()];
+    const lines = renderProgress(stats, { chainName: this.options.chainName, columns: this.columns(), color: this.color });
     this.clear();
     this.stream.write(`${lines.join("\n")}\n`);
-    this.drawnLines = lines.length;
+    this.drawn = lines.map((line) => visibleWidth(line));
   }
 
+  private columns(): number {
+    return this.stream.columns > 0 ? this.stream.columns : 80;
+  }
+
+  /**
+   * Moves up over the frame on screen and erases to the end of the screen. A line drawn for a wider
+   * terminal takes several rows once the terminal has rewrapped it, so rows are counted at today's width.
+   */
   private clear(): void {
-    if (this.options.mode !== "tty" || this.drawnLines === 0) return;
-    this.stream.write(`\r\x1b[${this.drawnLines}F\x1b[0J`);
-    this.drawnLines = 0;
+    if (this.options.mode !== "tty" || this.drawn.length === 0) return;
+    const columns = this.columns();
+    const rows = this.drawn.reduce((sum, width) => sum + Math.max(1, Math.ceil(width / columns)), 0);
+    this.stream.write(`\r\x1b[${rows}F\x1b[0J`);
+    this.drawn = [];
   }
 
+  /** The status line of the lines mode, in full and plain: a log is read as text, at any width. */
   private line(): string {
-    const stats = this.options.stats;
-    const done = stats.resumed + stats.committed;
-    const total = stats.total === undefined ? "" : `/${formatCount(stats.total)} (${((done / Math.max(1, stats.total)) * 100).toFixed(1)}%)`;
-    const eta = stats.etaSeconds();
-    const parts = [
-      `${this.options.chainName}: ${formatCount(done)}${total} rows`,
-      `${formatRate(stats.rate())} rows/s`,
-      `${formatRate(stats.tokensPerSecond())} tok/s`,
-      `ok ${formatCount(stats.ok)} failed ${formatCount(stats.failed)} filtered ${formatCount(stats.filtered)}`,
-      `retries ${formatCount(stats.retries)}`,
-    ];
-    if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
-    if (stats.enginesDown.size > 0) parts.push(`DOWN: ${[...stats.enginesDown].join(", ")}`);
-    return parts.join(" | ");
-  }
-
-  private nodeLines(): string[] {
-    const stats = this.options.stats;
-    const width = Math.max(...[...stats.nodes.keys()].map((id) => id.length), 4);
-    return [...stats.nodes].map(([id, node]) => {
-      const fraction = stats.total ? node.done / Math.max(1, stats.total - stats.resumed) : 0;
-      const progress = stats.total === undefined ? "" : `${bar(fraction, 24)} `;
-      return `  ${id.padEnd(width)} ${progress}${formatCount(node.done)} done  in-flight ${node.inFlight}  failed ${node.failed}  filtered ${node.filtered}  tokens ${formatCount(node.inputTokens)}→${formatCount(node.outputTokens)}`;
-    });
+    return renderStatusLine(this.options.stats, this.options.chainName);
   }
 }

@@ -112,6 +112,11 @@ export class RunStats {
     return elapsed > 0 ? (this.committed / elapsed) * 1000 : 0;
   }
 
+  /** Seconds since this session started (a resumed run counts from its resume). */
+  elapsedSeconds(): number {
+    return (performance.now() - this.startedAt) / 1000;
+  }
+
   tokensPerSecond(): number {
     let tokens = 0;
     for (const node of this.nodes.values()) tokens += node.outputTokens;
