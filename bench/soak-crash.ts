@@ -3,8 +3,9 @@
  * protocol (CHAINETTE_CRASH_AT) plus many SIGKILLs at random moments, resumes alternating the
  * window sizes (--concurrency / --batch-size), and a --retry-errors session in the middle: a first
  * phase with faults on (rows fail), then faults cleared and a --retry-errors resume that is itself
- * killed at its crash points and at random. At the end every folder must equal an uninterrupted
- * fault-free run's, every row exactly once. Prints a table; exits 1 if any folder differs.
+ * killed at its crash points and at random. Then a --format parquet run killed at random and at
+ * the seal points. At the end every folder must equal an uninterrupted fault-free run's (Parquet
+ * rows read back through DuckDB), every row exactly once. Prints a table; exits 1 if any folder differs.
  *   npm run build && node --import tsx bench/soak-crash.ts [rows] [randomKills] [seed]
  */
 import { spawn } from "node:child_process";
@@ -13,6 +14,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { CRASH_POINTS, type CrashPointName } from "../src/crash-points.js";
 import { startSimulator } from "../src/sim/index.js";
+import { parquetRecords } from "../test/formats/format-helpers.js";
 import { table } from "./measure.js";
 
 const root = join(import.meta.dirname, "..");
@@ -33,9 +35,9 @@ const simulator = await startSimulator({ port: 0, model: "sim-model", timeScale:
 
 interface Outcome { code: number | null; signal: string | null; ms: number; stderr: string }
 let invocation = 0;
-const run = async (out: string, options: { killAfterMs?: number; crashAt?: string; retry?: boolean; env?: Record<string, string> } = {}): Promise<Outcome> => {
+const run = async (out: string, options: { killAfterMs?: number; crashAt?: string; retry?: boolean; parquet?: boolean; env?: Record<string, string> } = {}): Promise<Outcome> => {
   const window = windows[invocation++ % windows.length] ?? [];
-  const args = [join(root, "dist/cli/main.js"), "run", join(root, "test/fixtures/chains/qa-chain.ts"), "-i", input, "-o", out, "--quiet", "--max-lines-per-file", "1000", ...window, ...(options.retry ? ["--retry-errors"] : [])];
+  const args = [join(root, "dist/cli/main.js"), "run", join(root, "test/fixtures/chains/qa-chain.ts"), "-i", input, "-o", out, "--quiet", "--max-lines-per-file", "1000", ...window, ...(options.retry ? ["--retry-errors"] : []), ...(options.parquet ? ["--format", "parquet"] : [])];
   const env = { ...process.env, SIM_URL: simulator.url, ...options.env, ...(options.crashAt === undefined ? {} : { CHAINETTE_CRASH_AT: options.crashAt }) };
   const started = performance.now();
   const child = spawn(process.execPath, args, { env, stdio: ["ignore", "ignore", "pipe"] });
@@ -66,11 +68,11 @@ const out = join(data, "killed");
 const tally = new Map<string, { tries: number; killed: number }>();
 let finished = false;
 /** One invocation; true when it was killed. Throws on any other failure. */
-const attempt = async (label: string, options: Parameters<typeof run>[1]): Promise<boolean> => {
+const attempt = async (label: string, options: Parameters<typeof run>[1], into = out): Promise<boolean> => {
   const counts = tally.get(label) ?? { tries: 0, killed: 0 };
   tally.set(label, counts);
   counts.tries++;
-  const result = await run(out, options);
+  const result = await run(into, options);
   if (result.signal === "SIGKILL") {
     counts.killed++;
     return true;
@@ -103,6 +105,18 @@ for (const point of CRASH_POINTS.filter((name) => name.startsWith("retry-"))) if
 for (let i = Math.floor(randomKills / 2); i < randomKills && !finished; i++) await attempt("random kill (--retry-errors)", { killAfterMs: randomKill(), retry: true });
 for (const point of jsonlPoints) if (!finished) await crashAtPoint(point, true);
 while (!finished) await attempt("run to the end (--retry-errors)", { retry: true });
+
+// Phase 3, --format parquet: the seal points (and random kills) against an uninterrupted Parquet run.
+const parquetReference = join(data, "reference-parquet");
+const parquetClean = await run(parquetReference, { parquet: true });
+if (parquetClean.code !== 0) throw new Error(`the uninterrupted Parquet run exited ${parquetClean.code}: ${parquetClean.stderr}`);
+const parquetOut = join(data, "killed-parquet");
+finished = false;
+for (let i = 0; i < 5 && !finished; i++) await attempt("random kill (parquet)", { killAfterMs: randomKill(), parquet: true }, parquetOut);
+for (const point of CRASH_POINTS.filter((name) => name.startsWith("seal-"))) {
+  for (let n = 1; n <= 3 && !finished; n++) await attempt(`${point} (parquet)`, { crashAt: `${point}:${n}`, parquet: true }, parquetOut);
+}
+while (!finished) await attempt("run to the end (parquet)", { parquet: true }, parquetOut);
 await simulator.close();
 
 console.log(`\n${failedRows} rows failed in the faults phase and were retried\n`);
@@ -117,6 +131,14 @@ for (const folder of folders) {
   identical &&= same;
   results.push([`${folder}/`, expected.length, actual.length, ids.length - new Set(ids).size, same ? "yes" : "NO"]);
 }
-console.log(`\n${table(["folder", "uninterrupted lines", "lines", "duplicates", "identical"], results)}`);
+for (const folder of folders) {
+  const expected = (await parquetRecords(parquetReference, folder)).map((record) => JSON.stringify(record)).sort();
+  const actual = (await parquetRecords(parquetOut, folder)).map((record) => JSON.stringify(record)).sort();
+  const ids = actual.map((line) => (JSON.parse(line) as { row_id: string }).row_id);
+  const same = expected.length === actual.length && expected.every((line, i) => line === actual[i]);
+  identical &&= same;
+  results.push([`${folder}/ (parquet)`, expected.length, actual.length, ids.length - new Set(ids).size, same ? "yes" : "NO"]);
+}
+console.log(`\n${table(["folder", "uninterrupted rows", "rows", "duplicates", "identical"], results)}`);
 console.log(`\n${[...tally.values()].reduce((sum, counts) => sum + counts.killed, 0)} SIGKILLs over ${invocation - 1} invocations; outputs identical: ${identical}`);
 if (!identical) process.exitCode = 1;
