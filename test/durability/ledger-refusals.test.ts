@@ -4,40 +4,24 @@
  * lose the run's identity; a damaged shard is refused with what to run instead, not a resume hint
  * that can never work.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
-import type { ChildProcess } from "node:child_process";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Ledger } from "../../src/durability/ledger.js";
 import { runCli, startCli, type CliResult } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
+import { gatedRuns } from "../helpers/gated-runs.js";
 import { lineCount, waitFor } from "../helpers/wait-for.js";
 
-const chainFile = "test/fixtures/chains/gate-chain.ts";
 const rows = 120;
+const workspace = gatedRuns("ledger-refusals-", rows);
 const gateFrom = 40;
-let work: string;
-let input: string;
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "ledger-refusals-"));
-  input = join(work, "numbers.jsonl");
-  writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n })}\n`).join(""));
-});
-// A run a failed test left waiting at its gate.
-const gated: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of gated) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  rmSync(work, { recursive: true, force: true });
-});
-
-const args = (out: string, ...extra: string[]): string[] => ["run", chainFile, "-i", input, "-o", out, "--quiet", ...extra];
+const { gated, args } = workspace;
 
 async function completedRun(name: string, ...extra: string[]): Promise<string> {
-  const out = join(work, name);
+  const out = join(workspace.work, name);
   const result = await runCli(args(out, ...extra));
   expect(result.code, result.stderr).toBe(0);
   return out;
@@ -114,8 +98,8 @@ describe("a ledger that cannot account for the shards", () => {
   }, 60_000);
 
   it("keeps the run identity when the -wal is lost after a SIGKILL early in the run", async () => {
-    const out = join(work, "lost-wal");
-    const gate = join(work, "gate-lost-wal");
+    const out = join(workspace.work, "lost-wal");
+    const gate = join(workspace.work, "gate-lost-wal");
     const first = startCli(args(out), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
     gated.push(first.child);
     await waitFor(() => lineCount(join(out, "flattened", "000.jsonl")) === gateFrom && committedRows(out) === gateFrom, "the open rows to be committed");
@@ -151,8 +135,8 @@ describe("a damaged shard", () => {
   }, 60_000);
 
   it("with a broken JSON line, while Parquet seals it, is SHARD_DAMAGED, not a SyntaxError", async () => {
-    const out = join(work, "broken-staging");
-    const gate = join(work, "gate-broken-staging");
+    const out = join(workspace.work, "broken-staging");
+    const gate = join(workspace.work, "gate-broken-staging");
     const parquet = ["--format", "parquet"];
     const first = startCli(args(out, ...parquet), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
     gated.push(first.child);

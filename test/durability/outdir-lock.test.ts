@@ -3,36 +3,20 @@
  * refused before it touches a file, naming the holder, and a holder that died never blocks a resume.
  * The gate chain holds a run alive for as long as a test needs, with nothing timed.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import type { ChildProcess } from "node:child_process";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { apply, Chain, isChainetteError, RunEvents, runJob } from "../../src/index.js";
 import { readOutDirHolder } from "../../src/durability/outdir-lock.js";
 import { runCli, startCli } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
+import { gatedRuns } from "../helpers/gated-runs.js";
 import { lineCount, waitFor } from "../helpers/wait-for.js";
 
-const chainFile = "test/fixtures/chains/gate-chain.ts";
 const rows = 200;
+const workspace = gatedRuns("lock-", rows);
 const gateFrom = 50;
-let work: string;
-let input: string;
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "lock-"));
-  input = join(work, "numbers.jsonl");
-  writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n })}\n`).join(""));
-});
-// A run a failed test left waiting at its gate.
-const gated: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of gated) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  rmSync(work, { recursive: true, force: true });
-});
-
-const args = (out: string, ...extra: string[]): string[] => ["run", chainFile, "-i", input, "-o", out, "--quiet", ...extra];
+const { gated, args } = workspace;
 
 /** Every shard file of these folders and its bytes. */
 function shardFiles(outDir: string, folders: readonly string[]): Map<string, string> {
@@ -47,8 +31,8 @@ function shardFiles(outDir: string, folders: readonly string[]): Map<string, str
 
 describe("the OUTDIR lock", () => {
   it("refuses a second run at once, naming the holder, and the first completes with every row once", async () => {
-    const out = join(work, "two-runs");
-    const gate = join(work, "gate-two-runs");
+    const out = join(workspace.work, "two-runs");
+    const gate = join(workspace.work, "gate-two-runs");
     const first = startCli(args(out), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
     gated.push(first.child);
     // Rows below the gate are written; the rest wait, so the first run is alive until the gate opens.
@@ -81,8 +65,8 @@ describe("the OUTDIR lock", () => {
   }, 90_000);
 
   it("never blocks a resume after its holder was SIGKILLed", async () => {
-    const out = join(work, "killed");
-    const gate = join(work, "gate-killed");
+    const out = join(workspace.work, "killed");
+    const gate = join(workspace.work, "gate-killed");
     const first = startCli(args(out), { env: { GATE_FILE: gate, GATE_FROM: String(gateFrom) } });
     gated.push(first.child);
     await waitFor(() => lineCount(join(out, "flattened", "000.jsonl")) === gateFrom, "the run's open rows");
@@ -99,7 +83,7 @@ describe("the OUTDIR lock", () => {
   }, 90_000);
 
   it("refuses a second runJob on the same OUTDIR in the same process", async () => {
-    const out = join(work, "in-process");
+    const out = join(workspace.work, "in-process");
     let open = (): void => undefined;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let holding = true;
@@ -111,7 +95,7 @@ describe("the OUTDIR lock", () => {
       { id: "pass" },
     );
     const chain = new Chain({ name: "held", steps: [pass] });
-    const job = (name: string): ReturnType<typeof runJob> => runJob({ chain, input, outDir: out, engines: [], events: new RunEvents(), invocation: [name], batchSize: 8 });
+    const job = (name: string): ReturnType<typeof runJob> => runJob({ chain, input: workspace.input, outDir: out, engines: [], events: new RunEvents(), invocation: [name], batchSize: 8 });
 
     const first = job("first-job");
     await waitFor(() => lineCount(join(out, "pass", "000.jsonl")) >= 5, "the first job's open rows");
