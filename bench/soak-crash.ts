@@ -81,7 +81,9 @@ const attempt = async (label: string, options: Parameters<typeof run>[1], into =
   finished = true;
   return false;
 };
-const randomKill = (): number => 300 + random() * clean.ms * 0.4;
+// Early in each invocation (start-up included): each resume gets a little further, so a phase rarely
+// finishes before its kills are spent.
+const randomKill = (): number => 300 + random() * clean.ms * 0.2;
 const jsonlPoints = CRASH_POINTS.filter((point) => !point.startsWith("seal-") && !point.startsWith("retry-"));
 const crashAtPoint = async (point: CrashPointName, retry: boolean): Promise<void> => {
   // A torn tail to cut back first: a crash after some writes.
@@ -93,8 +95,8 @@ const crashAtPoint = async (point: CrashPointName, retry: boolean): Promise<void
 // Phase 1, faults on: a third of the requests are answered 429 with no retry, so rows fail.
 simulator.setFaults({ http429: 0.3 });
 const faultEnv = { SIM_MAX_RETRIES: "0" };
-for (let i = 0; i < Math.floor(randomKills / 2) && !finished; i++) await attempt("random kill (faults on)", { killAfterMs: randomKill(), env: faultEnv });
 for (const point of jsonlPoints) if (!finished) await crashAtPoint(point, false);
+for (let i = 0; i < Math.floor(randomKills / 2) && !finished; i++) await attempt("random kill (faults on)", { killAfterMs: randomKill(), env: faultEnv });
 while (!finished) await attempt("run to the end (faults on)", { env: faultEnv });
 const failedRows = folderLines(out, "errors").length;
 
@@ -115,11 +117,11 @@ if (parquetClean.code !== 0) throw new Error(`the uninterrupted Parquet run exit
 const parquetOut = join(data, "killed-parquet");
 finished = false;
 // The random kills the JSONL phases could not make (their runs finished first) happen here.
-const parquetKills = Math.max(5, randomKills - randomKilled());
-for (let i = 0; i < parquetKills && !finished; i++) await attempt("random kill (parquet)", { killAfterMs: randomKill(), parquet: true }, parquetOut);
 for (const point of CRASH_POINTS.filter((name) => name.startsWith("seal-"))) {
   for (let n = 1; n <= 3 && !finished; n++) await attempt(`${point} (parquet)`, { crashAt: `${point}:${n}`, parquet: true }, parquetOut);
 }
+const parquetKills = Math.max(5, randomKills - randomKilled());
+for (let i = 0; i < parquetKills && !finished; i++) await attempt("random kill (parquet)", { killAfterMs: randomKill(), parquet: true }, parquetOut);
 while (!finished) await attempt("run to the end (parquet)", { parquet: true }, parquetOut);
 await simulator.close();
 
