@@ -2,7 +2,7 @@
  * `--write-filtered`: one record per filtered leaf in `filtered/`, committed like every other folder
  * (exactly once across SIGKILLs), and part of the run's identity (a resume that toggles it is refused).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,4 +99,20 @@ describe("--write-filtered", () => {
     const clean = checkExactlyOnce(reference, nodes);
     for (const folder of [...nodes, "flattened", "errors"]) expect(actual.byFolder.get(folder), folder).toEqual(clean.byFolder.get(folder));
   }, 120_000);
+
+  it("--repair of a deleted filtered/ shard redoes its rows: filtered/ and the counts end as before", async () => {
+    const out = join(work, "repair");
+    expect((await runCli(args(out), { env })).code).toBe(0);
+    const expected = filteredSet(out);
+    const summaryOf = (): { rows: unknown; nodes: Record<string, { ok: number; failed: number; filtered: number }> } => JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { rows: unknown; nodes: Record<string, { ok: number; failed: number; filtered: number }> };
+    const before = summaryOf();
+    unlinkSync(join(out, "filtered", "000.jsonl"));
+    const repaired = await runCli(args(out, ["--write-filtered", "--repair"]), { env });
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(filteredSet(out)).toEqual(expected);
+    const after = summaryOf();
+    expect(after.rows).toEqual(before.rows);
+    expect(Object.keys(after.nodes).sort()).toEqual(nodes.slice().sort());
+    for (const node of nodes) expect({ node, ok: after.nodes[node]?.ok, filtered: after.nodes[node]?.filtered }).toEqual({ node, ok: before.nodes[node]?.ok, filtered: before.nodes[node]?.filtered });
+  }, 60_000);
 });
