@@ -12,6 +12,7 @@ import { parseColumns, parseInteger, parseRate } from "./option-values.js";
 import { ProgressView, type ViewMode } from "./progress-view.js";
 import { RunStats } from "./run-stats.js";
 import { printSummary } from "./print-summary.js";
+import { printDryRun, printEstimate } from "./preview-command.js";
 
 export const RUN_HELP = `Usage: chainette-stream run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR [options]
 
@@ -32,6 +33,12 @@ Output:
   --retry-errors              run the rows that failed in earlier sessions again
   --repair                    redo the rows of committed shards that are damaged or missing
                               (instead of refusing to resume); jsonl only
+  --write-filtered            also write filtered/: one record per filtered row (row_id, node,
+                              input); part of the run, so a resume must keep the same choice
+Before a run (nothing is written, OUTDIR may be left out):
+  --dry-run N                 print the first N rows' prompts and each step's request; sends nothing
+  --estimate N                run the first N rows, then print projected tokens, time and cost
+                              (prices: price_per_million_input_tokens / _output_tokens per engine)
 Engines:
   --engines FILE              engines YAML (entries override registerEngine of the same name)
   --endpoint NAME=URL         override one engine's endpoint (repeatable)
@@ -61,6 +68,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       fresh: { type: "boolean" },
       "retry-errors": { type: "boolean" },
       repair: { type: "boolean" },
+      "write-filtered": { type: "boolean" },
+      "dry-run": { type: "string" },
+      estimate: { type: "string" },
       engines: { type: "string" },
       endpoint: { type: "string", multiple: true },
       concurrency: { type: "string" },
@@ -78,7 +88,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const chainArgument = positionals[0];
-  if (chainArgument === undefined || values.input === undefined || values.output === undefined) {
+  const previewing = values["dry-run"] !== undefined || values.estimate !== undefined;
+  if (chainArgument === undefined || values.input === undefined || (values.output === undefined && !previewing)) {
     throw new ChainetteError("USAGE", `run needs CHAIN_FILE, -i INPUT and -o OUTDIR\n\n${RUN_HELP}`);
   }
   const format = values.format ?? "jsonl";
@@ -88,6 +99,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { chain } = await loadChain(chainArgument);
   const yaml = values.engines === undefined ? [] : await loadEnginesYaml(values.engines);
   const engines = resolveEngineConfigs({ yaml, endpointOverrides: values.endpoint ?? [] });
+  if (previewing) {
+    const limit = values.limit === undefined ? undefined : parseInteger("--limit", values.limit, 0);
+    const columns = values.columns === undefined ? undefined : parseColumns(values.columns);
+    const source = { ...(values.split === undefined ? {} : { split: values.split }), ...(columns === undefined ? {} : { columns }), ...(limit === undefined ? {} : { limit }) };
+    const preview = { chain, input: values.input, engines, source, json: values["json-logs"] ?? false, concurrency: parseInteger("--concurrency", values.concurrency, 256, 1), batchSize: parseInteger("--batch-size", values["batch-size"], 256, 1) };
+    if (values["dry-run"] !== undefined) await printDryRun(parseInteger("--dry-run", values["dry-run"], 1, 1), preview);
+    else await printEstimate(parseInteger("--estimate", values.estimate, 1, 1), preview);
+    return EXIT.ok;
+  }
+  if (values.output === undefined) throw new ChainetteError("USAGE", `run needs -o OUTDIR\n\n${RUN_HELP}`);
 
   const events = new RunEvents();
   const stats = new RunStats();
@@ -129,6 +150,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       countTotal: mode !== "quiet",
       retryErrors: values["retry-errors"] ?? false,
       repair: values.repair ?? false,
+      writeFiltered: values["write-filtered"] ?? false,
       control,
       source: {
         ...(values.split === undefined ? {} : { split: values.split }),

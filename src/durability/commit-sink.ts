@@ -12,7 +12,7 @@ import { emptyNodeStats, type FailureRecord, type FilteredRange, type FilteredSi
 import { DoneBatch } from "./done-ranges.js";
 import type { RunEvent } from "../pipeline/events.js";
 import { stagingFolder, type ParquetSealer } from "./parquet-sealer.js";
-import { errorLine, RecordLines } from "../pipeline/record-lines.js";
+import { errorLine, filteredLine, RecordLines } from "../pipeline/record-lines.js";
 import type { CompletedRoot } from "../pipeline/gather-roots.js";
 import type { NodeRecord, Row, RootRow } from "../pipeline/row.js";
 import { addRootRange, ShardWriter } from "./shard-writer.js";
@@ -31,6 +31,8 @@ export interface CommitSinkOptions {
   minRowsForErrorRate?: number;
   /** `--format parquet`: shards are staged as JSONL and sealed into Parquet when they roll. */
   parquet?: ParquetSealer;
+  /** `--write-filtered`: one record per filtered leaf in `filtered/`. @default false */
+  writeFiltered?: boolean;
 }
 
 /** What has been written since the last commit and is waiting to be made durable. */
@@ -67,6 +69,7 @@ export class CommitSink {
   private readonly lines: RecordLines;
   private readonly flattenedWriter: ShardWriter;
   private readonly errorsWriter: ShardWriter;
+  private readonly filteredWriter: ShardWriter | undefined;
   private pending = new PendingCommit();
   private committing: Promise<void> | undefined;
   private lastCommit = performance.now();
@@ -81,7 +84,7 @@ export class CommitSink {
   constructor(private readonly options: CommitSinkOptions) {
     this.lines = new RecordLines(options.nodeIds);
     const committed = options.ledger.shards();
-    for (const dir of [...options.nodeIds, "flattened", "errors"]) {
+    for (const dir of [...options.nodeIds, "flattened", "errors", ...(options.writeFiltered ? ["filtered"] : [])]) {
       const path = options.parquet ? stagingFolder(options.outDir, dir) : join(options.outDir, dir);
       mkdirSync(path, { recursive: true });
       const last = committed.filter((shard) => shard.dir === dir).at(-1);
@@ -89,6 +92,7 @@ export class CommitSink {
     }
     this.flattenedWriter = this.writer("flattened");
     this.errorsWriter = this.writer("errors");
+    this.filteredWriter = options.writeFiltered ? this.writer("filtered") : undefined;
   }
 
   /** Consumes the pipeline's leaf rows until it ends; commits on the way and at the end. */
@@ -188,6 +192,7 @@ export class CommitSink {
         pending.failures.push({ rowId: leaf.id, root: root.index, node: failure.node, type: failure.type, message: failure.message, attempts: failure.attempts, status: failure.status });
       }
     } else {
+      this.filteredWriter?.addLine(filteredLine(leaf), root.index);
       pending.counters.filtered++;
       pending.node(leaf.filteredBy ?? "").filtered++;
       // --retry-errors and --repair redo whole roots: each root's filtered leaves leave the counts with it.

@@ -93,7 +93,7 @@ export function forgetRoots(outDir: string, ledger: Ledger, request: ForgetReque
     if (stats === undefined) nodes.set(id, (stats = emptyNodeStats()));
     return stats;
   };
-  for (const [dir, removed] of Object.entries(report.removed)) if (dir !== "flattened" && dir !== "errors") node(dir).ok -= removed;
+  for (const [dir, removed] of Object.entries(report.removed)) if (dir !== "flattened" && dir !== "errors" && dir !== "filtered") node(dir).ok -= removed;
   for (const [id, count] of ledger.failuresByNode(roots)) node(id).failed -= count;
   let filtered = 0;
   for (const [id, count] of ledger.filteredLeaves(roots)) {

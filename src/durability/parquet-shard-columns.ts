@@ -34,7 +34,7 @@ export class ShardColumns {
   }
 }
 
-/** Every output folder's columns: one entry per node id, plus `flattened` and `errors`. */
+/** Every output folder's columns: one entry per node id, plus `flattened`, `errors` and `filtered`. */
 export function shardColumnsOf(plan: ChainPlan): Map<string, ShardColumns> {
   const layouts = new Map<string, ShardColumns>();
   for (const node of plan.nodes) {
@@ -51,6 +51,8 @@ export function shardColumnsOf(plan: ChainPlan): Map<string, ShardColumns> {
     }),
   );
   layouts.set("errors", new ShardColumns([{ typed: ERROR_COLUMNS }], () => 0));
+  // `--write-filtered`: `input` (the chain input) becomes a JSON column.
+  layouts.set("filtered", new ShardColumns([{ typed: [stringColumn("row_id"), stringColumn("node")] }], () => 0));
   return layouts;
 }
 

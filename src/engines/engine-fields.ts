@@ -44,6 +44,8 @@ export const engineFields: readonly EngineField[] = [
   { key: "timeoutMs", yamlKey: "timeout_ms", schema: z.int().min(1), expected: "an integer >= 1 (milliseconds)" },
   { key: "maxResponseBytes", yamlKey: "max_response_bytes", schema: z.int().min(1024), expected: "an integer >= 1024 (bytes)" },
   { key: "maxRetries", yamlKey: "max_retries", schema: z.int().min(0), expected: "an integer >= 0" },
+  { key: "pricePerMillionInputTokens", yamlKey: "price_per_million_input_tokens", schema: z.number().min(0), expected: "a number >= 0 (price per million input tokens)" },
+  { key: "pricePerMillionOutputTokens", yamlKey: "price_per_million_output_tokens", schema: z.number().min(0), expected: "a number >= 0 (price per million output tokens)" },
   { key: "dtype", yamlKey: "dtype", schema: z.string().min(1), expected: "a non-empty string" },
   {
     key: "gpuMemoryUtilization",

@@ -31,6 +31,10 @@ export interface EngineConfig {
   maxResponseBytes?: number;
   /** Transport retries per request (429, 5xx, connection errors, timeouts). @default 6 */
   maxRetries?: number;
+  /** Price per million prompt tokens, for `run --estimate` (any currency; never sent anywhere). */
+  pricePerMillionInputTokens?: number;
+  /** Price per million completion tokens, for `run --estimate`. */
+  pricePerMillionOutputTokens?: number;
   // vllm_local only
   dtype?: string;
   gpuMemoryUtilization?: number;

@@ -30,15 +30,19 @@ export interface OpenRun {
 }
 
 /** Files and folders a run owns in OUTDIR (what `--fresh` removes). */
-const RUN_FILES = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "graph.json", "summary.json", "flattened", "errors"];
+const RUN_FILES = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "graph.json", "summary.json", "flattened", "errors", "filtered"];
 
 /** The folders a run writes shards to, which recovery cleans. */
-export function outputFolders(plan: ChainPlan): string[] {
-  return [...plan.nodes.map((node) => node.id), "flattened", "errors"];
+export function outputFolders(plan: ChainPlan, writeFiltered = false): string[] {
+  return [...plan.nodes.map((node) => node.id), "flattened", "errors", ...(writeFiltered ? ["filtered"] : [])];
 }
 
 export async function openRun(options: RunJobOptions): Promise<OpenRun> {
   const plan = buildPlan(options.chain, { engineNames: new Set(options.engines.map((engine) => engine.name)) });
+  const writeFiltered = options.writeFiltered ?? false;
+  if (writeFiltered && plan.nodes.some((node) => node.id === "filtered")) {
+    throw new ChainetteError("USAGE", "--write-filtered writes the folder `filtered/`, which is also a node's id here; rename the node `filtered`");
+  }
   const source = await openSource(options.input, options.source ?? {});
   const inputFingerprint = await source.fingerprint();
   const format = options.format ?? "jsonl";
@@ -54,8 +58,8 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
     try {
       // A ledger with no identity is a new run's, unless shards are already there: then it is an
       // emptied, truncated or replaced ledger, and recovery would delete rows it cannot account for.
-      if (ledger.getMeta<RunIdentity>("identity") === undefined) refuseOrphanShards(ledger, options.outDir, outputFolders(plan));
-      await checkRunIdentity(ledger, runIdentity(plan, inputFingerprint, format, options.engines));
+      if (ledger.getMeta<RunIdentity>("identity") === undefined) refuseOrphanShards(ledger, options.outDir, outputFolders(plan, writeFiltered));
+      await checkRunIdentity(ledger, runIdentity(plan, inputFingerprint, format, options.engines, writeFiltered));
     } catch (error) {
       ledger.close();
       throw error;

@@ -21,7 +21,7 @@ export async function recoverRun(run: OpenRun, options: RunJobOptions, maxLinesP
   const { ledger, format, plan } = run;
   if (options.repair && format !== "jsonl") throw new ChainetteError("USAGE", "--repair works on --format jsonl runs only (sealed Parquet shards are not rewritten); rerun with --fresh");
   if (options.retryErrors && format !== "jsonl") throw new ChainetteError("USAGE", "--retry-errors works on --format jsonl runs only (sealed Parquet shards cannot be edited in place yet)");
-  const recovery = recoverShards(options.outDir, outputFolders(plan), ledger.shards(), format, { repair: options.repair ?? false });
+  const recovery = recoverShards(options.outDir, outputFolders(plan, options.writeFiltered ?? false), ledger.shards(), format, { repair: options.repair ?? false });
   if (recovery.damaged.length > 0) {
     const repaired = repairShards(options.outDir, ledger, recovery.damaged, maxLinesPerFile);
     options.events.emit({ type: "shards-repair", shards: recovery.damaged.map(({ path }) => path), rows: repaired.roots });

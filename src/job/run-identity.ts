@@ -2,7 +2,7 @@
  * What makes earlier results valid: everything that changes what a row's output is. The chain (each
  * node's fingerprint: prompts, schemas, sampling, code, the engine's name), what each engine a step
  * uses brings to its replies (backend, model, dtype, reasoning), the input's bytes and `--columns`,
- * and the output format. Nothing else: endpoints and API keys (hosts move), concurrency, timeouts,
+ * the output format and `--write-filtered` (it adds the `filtered/` folder). Nothing else: endpoints and API keys (hosts move), concurrency, timeouts,
  * retries, batch size, shard size and `--limit` may change between sessions. A resume with a
  * different identity is refused, naming what changed.
  */
@@ -27,9 +27,11 @@ export interface RunIdentity {
   engines?: Record<string, EngineIdentity>;
   input: InputFingerprint;
   format: string;
+  /** `--write-filtered`: filtered leaves get a record in `filtered/`. Absent means off. */
+  writeFiltered?: true;
 }
 
-export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: string, engines: readonly EngineConfig[] = []): RunIdentity {
+export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: string, engines: readonly EngineConfig[] = [], writeFiltered = false): RunIdentity {
   const used = new Set(plan.nodes.flatMap((node) => (node.kind === "step" ? [node.engineName] : [])));
   const engineIdentities: Record<string, EngineIdentity> = {};
   for (const engine of engines) if (used.has(engine.name)) engineIdentities[engine.name] = engineIdentity(engine);
@@ -40,6 +42,7 @@ export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: st
     engines: engineIdentities,
     input,
     format,
+    ...(writeFiltered ? { writeFiltered: true as const } : {}),
   };
 }
 
@@ -114,6 +117,9 @@ export function identityChanges(before: RunIdentity, now: RunIdentity): string[]
   if (changes.length === 0 && before.chainFingerprint !== now.chainFingerprint) changes.push("the chain's structure (order, branches or joins) changed");
   changes.push(...engineChanges(before.engines ?? {}, now.engines ?? {}));
   if (before.format !== now.format) changes.push(`the output format changed from ${before.format} to ${now.format}`);
+  if ((before.writeFiltered ?? false) !== (now.writeFiltered ?? false)) {
+    changes.push(now.writeFiltered ? "--write-filtered is on now and was off (rows filtered earlier have no record in filtered/)" : "--write-filtered is off now and was on (filtered/ would miss this session's rows)");
+  }
   changes.push(...inputChanges(before.input, now.input));
   return changes;
 }

@@ -46,6 +46,12 @@ export interface RunJobOptions {
    * those shards are dropped and their rows' records removed from every folder. JSONL only. @default false
    */
   repair?: boolean;
+  /**
+   * Write one record per filtered leaf to `filtered/` (`row_id`, the `node` that filtered it, the
+   * chain `input`), through the same shards and commits as the other folders. Part of the run's
+   * identity: a resume that turns it on or off is refused. @default false
+   */
+  writeFiltered?: boolean;
   /** Discard an earlier run in OUTDIR. @default false */
   fresh?: boolean;
   source?: OpenSourceOptions;

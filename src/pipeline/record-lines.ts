@@ -107,6 +107,13 @@ export function errorLine(leaf: Row): string {
   return JSON.stringify(record);
 }
 
+/** A filtered leaf's record (`--write-filtered`): its id, the node that filtered it, the chain input as read. */
+export function filteredLine(leaf: Row): string {
+  const root = leaf.root;
+  const input = root.raw === undefined ? JSON.stringify(root.input) : root.raw.trim();
+  return `{"row_id":"${leaf.id}","node":${JSON.stringify(leaf.filteredBy ?? "")},"input":${input}}`;
+}
+
 /**
  * The output as a plain object whose fields become record fields, or undefined when it is not an
  * object (kept whole under `value`). A class instance or anything with `toJSON` is taken as
