@@ -65,6 +65,7 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
       emit: options.events.emit,
       ...(options.commitIntervalMs === undefined ? {} : { commitIntervalMs: options.commitIntervalMs }),
       ...(options.maxErrorRate === undefined ? {} : { maxErrorRate: options.maxErrorRate }),
+      ...(options.circuitBreaker === undefined ? {} : { circuitBreaker: options.circuitBreaker }),
     });
     const rows = sourceRows(source, {
       from: { row: done.watermark, ...(done.watermarkOffset === null ? {} : { offset: done.watermarkOffset }) },

@@ -7,6 +7,7 @@
  * The same call on the same OUTDIR resumes. See docs/resume.md for the protocol and its invariants.
  */
 import type { Chain } from "../core/chain.js";
+import type { CircuitBreakerOptions } from "../durability/circuit-breaker.js";
 import type { EngineConfig } from "../engines/engine.js";
 import type { OpenSourceOptions } from "../io/source.js";
 import type { RunEvents, RunStatus } from "../pipeline/events.js";
@@ -50,6 +51,11 @@ export interface RunJobOptions {
   fresh?: boolean;
   source?: OpenSourceOptions;
   maxErrorRate?: number;
+  /**
+   * The circuit breaker: stop (resumably, `CIRCUIT_OPEN`) when more than `rate` of the last
+   * `window` finished leaf rows failed; `false` turns it off. @default { window: 100, rate: 0.9 }
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
   /** How long requests wait while every endpoint of an engine is down. @default 300_000 */
   engineDownTimeoutMs?: number;
   /** Time between commits. @default 1000 */
