@@ -23,6 +23,7 @@ export type ErrorCode =
   | "RUN_CHANGED" // resume refused: the chain or input changed
   | "DISK" // the output disk failed (ENOSPC, EIO, ...)
   | "ERROR_RATE" // --max-error-rate passed
+  | "CIRCUIT_OPEN" // the circuit breaker opened: most of the last rows failed (resumable)
   | "ABORTED"; // stopped by a signal
 
 export class ChainetteError extends Error {

@@ -8,7 +8,7 @@ import { RunControl } from "../job/run-control.js";
 import { runJob } from "../job/run-job.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { loadChain } from "./load-chain.js";
-import { parseColumns, parseInteger, parseRate } from "./option-values.js";
+import { parseCircuitBreaker, parseColumns, parseInteger, parseRate } from "./option-values.js";
 import { ProgressView, type ViewMode } from "./progress-view.js";
 import { RunStats } from "./run-stats.js";
 import { printSummary } from "./print-summary.js";
@@ -46,6 +46,9 @@ Engines:
   --batch-size N              rows per micro-batch (default 256)
   --engine-down-timeout S     seconds to wait for a down engine before stopping (default 300)
   --max-error-rate X          stop (resumably) when more than X (0-1) of the rows fail
+  --circuit-breaker N:RATE|off
+                              stop (resumably, CIRCUIT_OPEN) when more than RATE of the last N
+                              finished rows failed (default 100:0.9); off turns it off
   --grace S                   seconds in-flight rows get to finish after Ctrl-C (default 30)
 Display:
   --quiet                     print only the final summary
@@ -77,6 +80,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "batch-size": { type: "string" },
       "engine-down-timeout": { type: "string" },
       "max-error-rate": { type: "string" },
+      "circuit-breaker": { type: "string" },
       grace: { type: "string" },
       quiet: { type: "boolean" },
       "json-logs": { type: "boolean" },
@@ -131,6 +135,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   view.start();
   try {
     const maxErrorRate = values["max-error-rate"] === undefined ? undefined : parseRate("--max-error-rate", values["max-error-rate"]);
+    const circuitBreaker = values["circuit-breaker"] === undefined ? undefined : parseCircuitBreaker(values["circuit-breaker"]);
     const limit = values.limit === undefined ? undefined : parseInteger("--limit", values.limit, 0);
     const columns = values.columns === undefined ? undefined : parseColumns(values.columns);
     const result = await runJob({
@@ -158,6 +163,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         ...(limit === undefined ? {} : { limit }),
       },
       ...(maxErrorRate === undefined ? {} : { maxErrorRate }),
+      ...(circuitBreaker === undefined ? {} : { circuitBreaker }),
     });
     view.stop();
     printSummary(result.summary, values.output, result.error);

@@ -16,6 +16,7 @@ import { errorLine, filteredLine, RecordLines } from "../pipeline/record-lines.j
 import type { CompletedRoot } from "../pipeline/gather-roots.js";
 import type { NodeRecord, Row, RootRow } from "../pipeline/row.js";
 import { addRootRange, ShardWriter } from "./shard-writer.js";
+import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerOptions } from "./circuit-breaker.js";
 
 export interface CommitSinkOptions {
   outDir: string;
@@ -29,6 +30,11 @@ export interface CommitSinkOptions {
   maxErrorRate?: number;
   /** @default 100 */
   minRowsForErrorRate?: number;
+  /**
+   * Stop (resumably, `CIRCUIT_OPEN`) when more than `rate` of the last `window` finished leaf rows
+   * failed; `false` turns it off. @default DEFAULT_CIRCUIT_BREAKER (100 rows, 0.9)
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
   /** `--format parquet`: shards are staged as JSONL and sealed into Parquet when they roll. */
   parquet?: ParquetSealer;
   /** `--write-filtered`: one record per filtered leaf in `filtered/`. @default false */
@@ -78,11 +84,14 @@ export class CommitSink {
   private poisoned = false;
   /** This session's leaf counts, for the error-rate guard. */
   private readonly session = { ok: 0, failed: 0 };
+  private readonly breaker: CircuitBreaker | undefined;
   /** Settles when `consume` has made its last commit and closed the shards. */
   private consumed: Promise<void> | undefined;
 
   constructor(private readonly options: CommitSinkOptions) {
     this.lines = new RecordLines(options.nodeIds);
+    const breaker = options.circuitBreaker ?? DEFAULT_CIRCUIT_BREAKER;
+    this.breaker = breaker === false ? undefined : new CircuitBreaker(breaker);
     const committed = options.ledger.shards();
     for (const dir of [...options.nodeIds, "flattened", "errors", ...(options.writeFiltered ? ["filtered"] : [])]) {
       const path = options.parquet ? stagingFolder(options.outDir, dir) : join(options.outDir, dir);
@@ -163,6 +172,7 @@ export class CommitSink {
     this.session.ok += pending.counters.ok;
     this.session.failed += pending.counters.failed;
     this.checkErrorRate();
+    this.breaker?.check();
   }
 
   private writeRecords(records: readonly NodeRecord[], root: number, pending: PendingCommit): void {
@@ -180,6 +190,7 @@ export class CommitSink {
 
   /** `records`: the leaf's own records, when they are all its outputs (see `RecordLines.flattened`). */
   private writeLeaf(leaf: Row, root: RootRow, pending: PendingCommit, fannedOut: boolean, records: readonly NodeRecord[] | undefined): void {
+    this.breaker?.record(leaf);
     if (leaf.state === "active") {
       this.flattenedWriter.addLine(this.lines.flattened(leaf, records), root.index);
       pending.counters.ok++;

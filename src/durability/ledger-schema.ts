@@ -1,5 +1,5 @@
 /** The ledger's versioned schema. Bump `SCHEMA_VERSION` and add a migration when it changes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -79,13 +79,16 @@ CREATE TABLE IF NOT EXISTS node_stats (
   output_tokens INTEGER NOT NULL,
   latency       TEXT NOT NULL
 );
--- Each invocation (first run and every resume).
+-- Each invocation (first run and every resume). A session still 'running' with no ended_at whose
+-- process is gone was killed or crashed. v4: \`reason\`, why it ended when it did not complete (the
+-- error code and message, or the signal that stopped it); a v1-v3 ledger gains the column.
 CREATE TABLE IF NOT EXISTS sessions (
   id         INTEGER PRIMARY KEY,
   started_at TEXT NOT NULL,
   ended_at   TEXT,
   status     TEXT NOT NULL,
   rows       INTEGER NOT NULL DEFAULT 0,
-  wall_ms    INTEGER NOT NULL DEFAULT 0
+  wall_ms    INTEGER NOT NULL DEFAULT 0,
+  reason     TEXT
 );
 `;

@@ -31,6 +31,29 @@ export interface FailureRecord {
   status: number | undefined;
 }
 
+/** One group of `failureGroups()`: the sample message is that of the row `sampleRowId`. */
+export interface FailureGroup {
+  node: string;
+  type: string;
+  count: number;
+  sample: string;
+  sampleRowId: string;
+}
+
+/** One invocation of a run (the first and every resume). */
+export interface SessionRecord {
+  id: number;
+  started_at: string;
+  /** Null while it runs, and forever when its process was killed or crashed. */
+  ended_at: string | null;
+  /** `running` until it ends (and after a kill), then `complete`, `stopped` or `failed`. */
+  status: string;
+  rows: number;
+  wall_ms: number;
+  /** Why it stopped or failed: `CODE: message`, or `stopped by Ctrl-C`...; null when complete or never ended (or before schema v4). */
+  reason: string | null;
+}
+
 export interface NodeStats {
   ok: number;
   failed: number;
@@ -176,6 +199,8 @@ export class Ledger {
       if (version > 0 && version < 3 && db.prepare("SELECT 1 FROM shards LIMIT 1").get() !== undefined) {
         db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, 'true')").run(UNTRACKED_ROOTS);
       }
+      // v4: the sessions table of an older ledger gains `reason` (CREATE TABLE IF NOT EXISTS kept the old one).
+      if (!(db.pragma("table_info(sessions)") as { name: string }[]).some((column) => column.name === "reason")) db.exec("ALTER TABLE sessions ADD COLUMN reason TEXT");
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
       return new Ledger(path, db);
     } catch (error) {
@@ -343,23 +368,33 @@ export class Ledger {
     return rows.map((row) => ({ rowId: row.row_id, root: row.root, node: row.node, type: row.type, message: row.message, attempts: row.attempts, status: row.status ?? undefined }));
   }
 
-  /** Failures grouped by node and type, with a count and one sample message each. */
-  failureGroups(): { node: string; type: string; count: number; sample: string; sampleRowId: string }[] {
+  /**
+   * Failures grouped by node and type, most frequent first, each with a count and one sample: the
+   * message and row_id of the same row (that group's first row in input order).
+   */
+  failureGroups(): FailureGroup[] {
     return this.db
-      .prepare("SELECT node, type, COUNT(*) AS count, MIN(message) AS sample, MIN(row_id) AS sampleRowId FROM failures GROUP BY node, type ORDER BY count DESC")
-      .all() as { node: string; type: string; count: number; sample: string; sampleRowId: string }[];
+      .prepare(
+        "SELECT node, type, count, message AS sample, row_id AS sampleRowId FROM (" +
+          "SELECT node, type, message, row_id, COUNT(*) OVER (PARTITION BY node, type) AS count, " +
+          "ROW_NUMBER() OVER (PARTITION BY node, type ORDER BY root, row_id) AS n FROM failures) WHERE n = 1 ORDER BY count DESC, node, type",
+      )
+      .all() as FailureGroup[];
   }
 
   startSession(): number {
     return Number(this.db.prepare("INSERT INTO sessions (started_at, status) VALUES (?, 'running')").run(new Date().toISOString()).lastInsertRowid);
   }
 
-  endSession(id: number, status: string, rows: number, wallMs: number): void {
-    this.db.prepare("UPDATE sessions SET ended_at = ?, status = ?, rows = ?, wall_ms = ? WHERE id = ?").run(new Date().toISOString(), status, rows, Math.round(wallMs), id);
+  /** @param reason why the session ended when it did not complete (see `SessionRecord.reason`) */
+  endSession(id: number, status: string, rows: number, wallMs: number, reason: string | null = null): void {
+    this.db.prepare("UPDATE sessions SET ended_at = ?, status = ?, rows = ?, wall_ms = ?, reason = ? WHERE id = ?").run(new Date().toISOString(), status, rows, Math.round(wallMs), reason, id);
   }
 
-  sessions(): { id: number; started_at: string; ended_at: string | null; status: string; rows: number; wall_ms: number }[] {
-    return this.db.prepare("SELECT * FROM sessions ORDER BY id").all() as ReturnType<Ledger["sessions"]>;
+  sessions(): SessionRecord[] {
+    // A v1-v3 ledger opened read-only (inspect) has no `reason` column.
+    const rows = this.db.prepare("SELECT * FROM sessions ORDER BY id").all() as (Omit<SessionRecord, "reason"> & { reason?: string | null })[];
+    return rows.map((row) => ({ ...row, reason: row.reason ?? null }));
   }
 
   close(): void {

@@ -27,6 +27,12 @@ export interface SessionOutcome {
   sink: CommitSink | undefined;
 }
 
+/** What stopped the session, read from its `RunControl` (see `sessionReason`). */
+export function stopOf(control: RunControl): { reason: string | undefined; abandoned: string | undefined } {
+  const { signal } = control;
+  return { reason: control.reason, abandoned: signal.aborted ? (signal.reason instanceof Error ? signal.reason.message : String(signal.reason)) : undefined };
+}
+
 export async function executeRun(run: OpenRun, options: RunJobOptions, context: { control: RunControl; parquet: ParquetSealer | undefined; maxLinesPerFile: number }): Promise<SessionOutcome> {
   const { plan, source, ledger } = run;
   const { control } = context;
@@ -66,6 +72,7 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
       ...(options.commitIntervalMs === undefined ? {} : { commitIntervalMs: options.commitIntervalMs }),
       ...(options.maxErrorRate === undefined ? {} : { maxErrorRate: options.maxErrorRate }),
       writeFiltered: options.writeFiltered ?? false,
+      ...(options.circuitBreaker === undefined ? {} : { circuitBreaker: options.circuitBreaker }),
     });
     const rows = sourceRows(source, {
       from: { row: done.watermark, ...(done.watermarkOffset === null ? {} : { offset: done.watermarkOffset }) },

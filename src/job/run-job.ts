@@ -7,14 +7,16 @@
  * The same call on the same OUTDIR resumes. See docs/resume.md for the protocol and its invariants.
  */
 import type { Chain } from "../core/chain.js";
+import type { CircuitBreakerOptions } from "../durability/circuit-breaker.js";
 import type { EngineConfig } from "../engines/engine.js";
 import type { OpenSourceOptions } from "../io/source.js";
 import type { RunEvents, RunStatus } from "../pipeline/events.js";
-import { executeRun, type SessionOutcome } from "./execute-run.js";
-import { finishRun } from "./finish-run.js";
+import { executeRun, stopOf, type SessionOutcome } from "./execute-run.js";
+import { finishRun, type SessionProgress } from "./finish-run.js";
 import { openRun } from "./open-run.js";
 import { recoverRun } from "./recover-run.js";
 import { RunControl } from "./run-control.js";
+import { sessionReason } from "./session-reason.js";
 import type { RunSummary } from "./summary.js";
 
 export interface RunJobOptions {
@@ -56,6 +58,11 @@ export interface RunJobOptions {
   fresh?: boolean;
   source?: OpenSourceOptions;
   maxErrorRate?: number;
+  /**
+   * The circuit breaker: stop (resumably, `CIRCUIT_OPEN`) when more than `rate` of the last
+   * `window` finished leaf rows failed; `false` turns it off. @default { window: 100, rate: 0.9 }
+   */
+  circuitBreaker?: CircuitBreakerOptions | false;
   /** How long requests wait while every endpoint of an engine is down. @default 300_000 */
   engineDownTimeoutMs?: number;
   /** Time between commits. @default 1000 */
@@ -79,9 +86,11 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const run = await openRun(options);
   try {
     const maxLinesPerFile = options.maxLinesPerFile ?? 10_000;
-    const session = { id: run.ledger.startSession(), started, rows: 0 };
+    const session: SessionProgress = { id: run.ledger.startSession(), started, rows: 0, inputRows: undefined };
     const stopCounting = options.events.on((event) => {
       if (event.type === "commit") session.rows += event.rows;
+      // The input's size when the source knows it, or once the background count has it.
+      else if (event.type === "run-start" || event.type === "total") session.inputRows = event.total ?? session.inputRows;
     });
     const control = options.control ?? new RunControl();
     let outcome: SessionOutcome;
@@ -95,7 +104,7 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     } finally {
       stopCounting?.();
     }
-    return await finishRun(run, options, outcome, session);
+    return await finishRun(run, options, outcome, session, sessionReason(outcome.status, outcome.failure, stopOf(control)));
   } finally {
     run.lock.release();
   }

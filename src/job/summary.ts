@@ -7,9 +7,19 @@ export const REDACTED_NOTE = "credentials in URLs were replaced by REDACTED: giv
 
 export interface RunSummary {
   chain: string;
+  /** This session's end: `complete` (every input row has an output or an error record), `stopped` (a signal), `failed`. */
   status: RunStatus;
+  /**
+   * Every input row is done. A script tells a clean run (`complete && rows.failed === 0`) from one
+   * that completed with failed rows (`complete && rows.failed > 0`); both exit 0.
+   */
   complete: boolean;
+  /** Why this session did not complete (`CIRCUIT_OPEN: ...`, `stopped by Ctrl-C`, ...); null when it did. */
+  reason: string | null;
+  /** Rows done over every session (`in`), and how they ended; `failed` rows have a record in errors/. */
   rows: { in: number; ok: number; failed: number; filtered: number };
+  /** The input's row count (after `--limit`), when known: a Parquet/Arrow source, a counted JSONL file, or a complete run. */
+  input_rows: number | null;
   tokens: { input: number; output: number };
   wall_ms: number;
   rows_per_second: number;
@@ -22,7 +32,7 @@ export interface RunSummary {
   updated_at: string;
 }
 
-export function buildSummary(ledger: Ledger, fields: { chain: string; status: RunStatus; complete: boolean; resumeCommand: string; resumeNote?: string | undefined; sessionWallMs: number; sessionRows: number }): RunSummary {
+export function buildSummary(ledger: Ledger, fields: { chain: string; status: RunStatus; complete: boolean; reason?: string | null; inputRows?: number | undefined; resumeCommand: string; resumeNote?: string | undefined; sessionWallMs: number; sessionRows: number }): RunSummary {
   const counters = ledger.counters();
   const sessions = ledger.sessions();
   const pastWall = sessions.reduce((sum, session) => sum + session.wall_ms, 0);
@@ -39,7 +49,9 @@ export function buildSummary(ledger: Ledger, fields: { chain: string; status: Ru
     chain: fields.chain,
     status: fields.status,
     complete: fields.complete,
+    reason: fields.reason ?? null,
     rows: { in: counters.rows_in ?? 0, ok: counters.ok ?? 0, failed: counters.failed ?? 0, filtered: counters.filtered ?? 0 },
+    input_rows: fields.complete ? (counters.rows_in ?? 0) : (fields.inputRows ?? null),
     tokens: { input: counters.input_tokens ?? 0, output: counters.output_tokens ?? 0 },
     wall_ms: Math.round(wallMs),
     rows_per_second: fields.sessionWallMs > 0 ? Math.round((fields.sessionRows / fields.sessionWallMs) * 1000 * 10) / 10 : 0,

@@ -64,9 +64,10 @@ describe("inspect", () => {
     child.kill("SIGINT");
     expect((await done).code).toBe(130);
     const after = await runCli(["inspect", out, "--json"]);
-    const report = JSON.parse(after.stdout) as { complete: boolean; state: string; resume_command: string };
+    const report = JSON.parse(after.stdout) as { complete: boolean; state: string; reason: string | null; resume_command: string };
     expect(report.complete).toBe(false);
     expect(report.state).toBe("stopped");
+    expect(report.reason).toBe("stopped by Ctrl-C");
     expect(report.resume_command).toContain("chainette-stream run");
   }, 60_000);
 });
