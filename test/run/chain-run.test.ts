@@ -41,7 +41,7 @@ describe("chain.run", () => {
     for (let n = 0; n < 12; n++) {
       const doubled = n * 2;
       if (n % 3 === 0) {
-        expect(results.get(String(n))).toEqual({ status: "filtered", rowId: String(n), input: { n }, node: "drop", usage: { inputTokens: 0, outputTokens: 0, latencyMs: expect.any(Number) } });
+        expect(results.get(String(n))).toEqual({ status: "filtered", rowId: String(n), input: { n }, node: "drop", usage: { inputTokens: 0, outputTokens: 0, latencyMs: expect.any(Number) as unknown } });
         continue;
       }
       const parts = doubled % 4;
@@ -91,7 +91,7 @@ describe("chain.run", () => {
       if (result.status !== "ok") throw new Error(`row ${result.rowId} did not succeed: ${JSON.stringify(result)}`);
       expect(result.input).toEqual({ text: result.rowId === "0" ? "first" : "second" });
       expect(result.output.words).toBeGreaterThan(0);
-      expect(result.outputs.qa).toMatchObject({ answer: expect.any(String) });
+      expect(result.outputs.qa).toMatchObject({ answer: expect.any(String) as unknown });
       expect(result.usage.inputTokens).toBeGreaterThan(0);
       expect(result.usage.outputTokens).toBeGreaterThan(0);
       expect(result.usage.latencyMs).toBeGreaterThan(0);
@@ -105,7 +105,7 @@ describe("chain.run", () => {
       for await (const result of new Chain({ name: "failing", steps: [qa] }).run(inputs, { batchSize: 2 })) byId.set(result.rowId, result);
       const bad = byId.get("0");
       if (bad?.status !== "failed") throw new Error(`expected row 0 to fail, got ${JSON.stringify(bad)}`);
-      expect(bad).toMatchObject({ input: { text: "third" }, node: "qa", error: { type: "SCHEMA_MISMATCH", attempts: 1, rawText: expect.any(String) } });
+      expect(bad).toMatchObject({ input: { text: "third" }, node: "qa", error: { type: "SCHEMA_MISMATCH", attempts: 1, rawText: expect.any(String) as unknown } });
       // The failing asking's tokens were spent: the result says so.
       expect(bad.usage.inputTokens).toBeGreaterThan(0);
       expect(bad.usage.outputTokens).toBeGreaterThan(0);
