@@ -45,8 +45,11 @@ export type ApplyOutput<Returned, Model extends z.ZodType | undefined, FanOut ex
   : true extends FanOut ? (NonNullable<Awaited<Returned>> extends readonly (infer Element)[] ? Element : unknown)
   : NonNullable<Awaited<Returned>>;
 
-/** `Input`: what the function takes. `Output`: what reaches the next node (see `ApplyOutput`). */
-export interface ApplyNode<Input = any, Output = unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any -- any apply fits a chain: the chain's types check neighbours
+/**
+ * `Input`: what the function takes. `Output`: what reaches the next node (see `ApplyOutput`).
+ * Plain `ApplyNode` (`Input` never) is what every apply node is assignable to.
+ */
+export interface ApplyNode<Input = never, Output = unknown> {
   readonly kind: "apply";
   readonly id: string;
   readonly name: string;

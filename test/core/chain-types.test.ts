@@ -52,6 +52,8 @@ describe("Chain's types", () => {
     new Chain({ name: "ok", steps: [qa, apply((answer: { answer: string }) => answer.answer, { id: "ok" })] });
     // @ts-expect-error: qa passes on { answer, confidence }, the function wants { question }
     new Chain({ name: "bad", steps: [qa, apply((row: { question: string }) => row.question, { id: "bad" })] });
+    // An inputModel types the parameter in place (and checks each row at run time).
+    expectTypeOf(new Chain({ name: "model", steps: [qa, apply((answer) => answer.confidence, { id: "model", inputModel: Answer })] })).toEqualTypeOf<Chain<{ text: string }, number>>();
     const plain: Step = qa;
     // A Step declared as plain `Step` passes on `unknown`: what follows it is not checked.
     expectTypeOf(new Chain({ name: "untyped", steps: [plain, apply((row: { m: number }) => row.m, { id: "m" })] })).toEqualTypeOf<Chain<Record<string, unknown>, number>>();
@@ -73,6 +75,17 @@ describe("Chain's types", () => {
     const chain = new Chain({ name: "group", steps: [qa, [words]] });
     expectTypeOf(chain).toEqualTypeOf<Chain<{ text: string }, Answer>>();
     expectTypeOf(chain.pipe(apply((answer) => answer.confidence, { id: "confidence" }))).toEqualTypeOf<Chain<{ text: string }, number>>();
+  });
+
+  it("builds from no steps with pipe, each apply typed from the one before", () => {
+    const chain = new Chain({ name: "built", steps: [] })
+      .pipe(apply((row) => ({ text: String(row.text) }), { id: "text" }))
+      .pipe(qa);
+    expectTypeOf(chain).toEqualTypeOf<Chain<Record<string, unknown>, Answer>>();
+    // In the steps array an unannotated parameter is `never` (TypeScript types the call before the
+    // array), so reading it does not compile: annotate it, give an inputModel, or use pipe.
+    // @ts-expect-error: property 'answer' does not exist on type 'never'
+    new Chain({ name: "inline", steps: [qa, apply((answer) => answer.answer, { id: "inline" })] });
   });
 
   it("falls back to any object in and unknown out when the steps are not a tuple", () => {
