@@ -89,6 +89,9 @@ describe("Chain's types", () => {
   });
 
   it("falls back to any object in and unknown out when the steps are not a tuple", () => {
+    // Every typed chain is a plain `Chain` (what buildPlan, runJob and helpers take).
+    const typed: Chain = new Chain({ name: "typed", steps: [qa] }).pipe(apply((answer) => answer.confidence, { id: "c" }));
+    expect(typed.name).toBe("typed");
     const steps: Step[] = [qa];
     expectTypeOf(new Chain({ name: "list", steps })).toEqualTypeOf<Chain<Record<string, unknown>, unknown>>();
   });
