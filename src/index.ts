@@ -8,9 +8,20 @@ setChainRunner(async function* (chain, inputs, options) {
 });
 
 export { Step, type StepOptions } from "./core/step.js";
-export { Chain, type ChainElement, type ChainOptions, type ChainRunOptions, type RowResult } from "./core/chain.js";
+export {
+  Chain,
+  type ChainConstructor,
+  type ChainElement,
+  type ChainInput,
+  type ChainOptions,
+  type ChainOutput,
+  type ChainRunOptions,
+  type RowResult,
+  type RowResultError,
+  type RowUsage,
+} from "./core/chain.js";
 export { Branch, type BranchOptions } from "./core/branch.js";
-export { apply, type ApplyFunction, type ApplyNode, type ApplyOptions } from "./core/apply.js";
+export { apply, type ApplyFunction, type ApplyNode, type ApplyOptions, type ApplyOutput } from "./core/apply.js";
 export type { Prompt, RowContext } from "./core/row-context.js";
 export type { SamplingParams } from "./core/sampling.js";
 export { buildPlan, type ChainPlan, type PlanOptions } from "./core/plan.js";

@@ -39,7 +39,7 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
   const latencyMs = performance.now() - started;
   const { inputTokens, outputTokens } = outcome.usage;
   if (!outcome.ok) {
-    failRow(row, outcome.failure);
+    failRow(row, { ...outcome.failure, usage: { inputTokens, outputTokens, latencyMs } });
     runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens });
     return [row];
   }

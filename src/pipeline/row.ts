@@ -26,6 +26,8 @@ export interface RowFailure {
   attempts: number;
   status?: number;
   rawText?: string;
+  /** What the failing node spent (an LLM step's askings), for `chain.run()` results; not written to error records. */
+  usage?: { inputTokens: number; outputTokens: number; latencyMs: number };
 }
 
 export interface RootRow {

@@ -41,7 +41,7 @@ describe("chain.run", () => {
     for (let n = 0; n < 12; n++) {
       const doubled = n * 2;
       if (n % 3 === 0) {
-        expect(results.get(String(n))).toEqual({ status: "filtered", rowId: String(n), node: "drop" });
+        expect(results.get(String(n))).toEqual({ status: "filtered", rowId: String(n), input: { n }, node: "drop", usage: { inputTokens: 0, outputTokens: 0, latencyMs: expect.any(Number) as unknown } });
         continue;
       }
       const parts = doubled % 4;
@@ -79,6 +79,40 @@ describe("chain.run", () => {
     expect(results.get("5")).toMatchObject({ status: "failed", node: "fragile", error: { type: "APPLY_FAILED", message: "Error: five is unlucky" } });
     expect(results.get("7")).toMatchObject({ status: "failed", node: "input", error: { type: "INPUT_ROW" } });
     for (const n of [0, 1, 2, 3, 4, 6, 8, 9]) expect(results.get(String(n))?.status).toBe("ok");
+  });
+
+  it("carries each row's id, input, typed output, usage and failure, as generateObject does for one call", async () => {
+    const qa = new Step({ id: "qa", inputModel: Question, outputModel: Answer, engineName: "sim", userPrompt: "Q: {{text}}", maxRepairs: 0 });
+    const chain = new Chain({ name: "carried", steps: [qa] }).pipe(apply((answer) => ({ words: answer.answer.split(" ").length }), { id: "words" }));
+    const ok = [];
+    for await (const result of chain.run([{ text: "first" }, { text: "second" }], { concurrency: 2 })) ok.push(result);
+    expect(ok.map((result) => result.rowId).sort()).toEqual(["0", "1"]);
+    for (const result of ok) {
+      if (result.status !== "ok") throw new Error(`row ${result.rowId} did not succeed: ${JSON.stringify(result)}`);
+      expect(result.input).toEqual({ text: result.rowId === "0" ? "first" : "second" });
+      expect(result.output.words).toBeGreaterThan(0);
+      expect(result.outputs.qa).toMatchObject({ answer: expect.any(String) as unknown });
+      expect(result.usage.inputTokens).toBeGreaterThan(0);
+      expect(result.usage.outputTokens).toBeGreaterThan(0);
+      expect(result.usage.latencyMs).toBeGreaterThan(0);
+    }
+
+    simulator.setFaults({ invalidJson: 1 });
+    try {
+      const byId = new Map<string, RowResult>();
+      // A row that is not an object is typed out (the chain takes { text }), yet fails as a value when it comes.
+      const inputs = [{ text: "third" }, "no object" as unknown as { text: string }];
+      for await (const result of new Chain({ name: "failing", steps: [qa] }).run(inputs, { batchSize: 2 })) byId.set(result.rowId, result);
+      const bad = byId.get("0");
+      if (bad?.status !== "failed") throw new Error(`expected row 0 to fail, got ${JSON.stringify(bad)}`);
+      expect(bad).toMatchObject({ input: { text: "third" }, node: "qa", error: { type: "SCHEMA_MISMATCH", attempts: 1, rawText: expect.any(String) as unknown } });
+      // The failing asking's tokens were spent: the result says so.
+      expect(bad.usage.inputTokens).toBeGreaterThan(0);
+      expect(bad.usage.outputTokens).toBeGreaterThan(0);
+      expect(byId.get("1")).toMatchObject({ status: "failed", input: "no object", node: "input", error: { type: "INPUT_ROW" }, usage: { inputTokens: 0, outputTokens: 0 } });
+    } finally {
+      simulator.setFaults({});
+    }
   });
 
   it("keeps what an apply's outputModel parsed (coercions, defaults, stripped keys)", async () => {
