@@ -45,33 +45,35 @@ Display:
   --json-logs                 pino JSON events on stderr instead of the live view
 `;
 
+export const RUN_OPTIONS = {
+  input: { type: "string", short: "i" },
+  output: { type: "string", short: "o" },
+  split: { type: "string" },
+  columns: { type: "string" },
+  limit: { type: "string" },
+  format: { type: "string" },
+  "max-lines-per-file": { type: "string" },
+  "commit-interval": { type: "string" },
+  fresh: { type: "boolean" },
+  "retry-errors": { type: "boolean" },
+  repair: { type: "boolean" },
+  engines: { type: "string" },
+  endpoint: { type: "string", multiple: true },
+  concurrency: { type: "string" },
+  "batch-size": { type: "string" },
+  "engine-down-timeout": { type: "string" },
+  "max-error-rate": { type: "string" },
+  grace: { type: "string" },
+  quiet: { type: "boolean" },
+  "json-logs": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      input: { type: "string", short: "i" },
-      output: { type: "string", short: "o" },
-      split: { type: "string" },
-      columns: { type: "string" },
-      limit: { type: "string" },
-      format: { type: "string" },
-      "max-lines-per-file": { type: "string" },
-      "commit-interval": { type: "string" },
-      fresh: { type: "boolean" },
-      "retry-errors": { type: "boolean" },
-      repair: { type: "boolean" },
-      engines: { type: "string" },
-      endpoint: { type: "string", multiple: true },
-      concurrency: { type: "string" },
-      "batch-size": { type: "string" },
-      "engine-down-timeout": { type: "string" },
-      "max-error-rate": { type: "string" },
-      grace: { type: "string" },
-      quiet: { type: "boolean" },
-      "json-logs": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: RUN_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(RUN_HELP);
