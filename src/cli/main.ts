@@ -72,7 +72,7 @@ function packageVersion(): string {
 // command goes on (a run still commits what it does) and exits with its own code, quietly.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
+  process.stdout.write = (() => true);
 });
 
 const argv = process.argv.slice(2);

@@ -8,6 +8,7 @@ import { ChainetteError } from "../errors.js";
 import type { SessionOutcome } from "./execute-run.js";
 import type { OpenRun } from "./open-run.js";
 import type { RunJobOptions, RunJobResult } from "./run-job.js";
+import { shellJoin } from "./shell-words.js";
 import { buildSummary, REDACTED_NOTE } from "./summary.js";
 
 export async function finishRun(run: OpenRun, options: RunJobOptions, outcome: SessionOutcome, session: { id: number; started: number; rows: number }): Promise<RunJobResult> {
@@ -23,7 +24,7 @@ export async function finishRun(run: OpenRun, options: RunJobOptions, outcome: S
     }
   }
   const wallMs = performance.now() - session.started;
-  const resumeCommand = run.invocation.filter((part) => part !== "--fresh").join(" ");
+  const resumeCommand = shellJoin(run.invocation.filter((part) => part !== "--fresh"));
   const resumeNote = run.redacted ? REDACTED_NOTE : undefined;
   const summary = buildSummary(ledger, { chain: plan.name, status, complete: status === "complete", resumeCommand, resumeNote, sessionWallMs: wallMs, sessionRows: session.rows });
   // On a full disk these can fail too; the ledger already holds every commit, so report and go on.
