@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { questionLines, readShards, runCli, startCli } from "../helpers/cli.js";
+import { cliPath, questionLines, readShards, runCli, startCli } from "../helpers/cli.js";
 
 const chainFile = "test/fixtures/chains/qa-chain.ts";
 let work: string;
@@ -67,6 +67,6 @@ describe("inspect", () => {
     const report = JSON.parse(after.stdout) as { complete: boolean; state: string; resume_command: string };
     expect(report.complete).toBe(false);
     expect(report.state).toBe("stopped");
-    expect(report.resume_command).toContain("chainette-stream run");
+    expect(report.resume_command).toContain(`${cliPath} run`);
   }, 60_000);
 });
