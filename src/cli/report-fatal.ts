@@ -15,12 +15,10 @@ export interface FatalReport {
   hint: string | undefined;
 }
 
+/** For the codes whose messages say what went wrong but not what to do (the others say both). */
 const HINTS: Partial<Record<ErrorCode, string>> = {
   ENGINE_DOWN: "start the engine (or fix --endpoint), then run the same command again: it resumes",
   DISK: "free space on the output disk, then run the same command again: it resumes",
-  LEDGER: "fix the cause above, then run the same command again: it resumes",
-  ERROR_RATE: "look at errors/ or `chainette-stream inspect OUTDIR`, fix the cause, then run the same command again",
-  LEDGER_CORRUPT: "`chainette-stream inspect OUTDIR` shows what is there; --fresh starts over",
 };
 
 export function fatalReport(error: unknown): FatalReport {
