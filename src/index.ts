@@ -46,7 +46,7 @@ export {
 export { openSource } from "./io/open-source.js";
 export type { Source, SourceRow, SourcePosition, InputFingerprint, InputFileFingerprint, OpenSourceOptions } from "./io/source.js";
 export { runJob, type RunJobOptions, type RunJobResult } from "./job/run-job.js";
-export { RunEvents, type RunEvent, type RunListener, type RunStatus } from "./pipeline/events.js";
+export { RunEvents, type RowEventType, type RunEvent, type RunListener, type RunStatus } from "./pipeline/events.js";
 export { RunControl } from "./job/run-control.js";
 export type { RunSummary } from "./job/summary.js";
 export { startSimulator, type Simulator, type SimulatorOptions } from "./sim/index.js";

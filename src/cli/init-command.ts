@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { ChainetteError } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
 
+export const INIT_OPTIONS = { help: { type: "boolean", short: "h" } } as const;
+
 export const INIT_HELP = `Usage: chainette-stream init [DIR]
 
 Writes a runnable project into DIR (default: the current folder, created if missing):
@@ -28,7 +30,7 @@ Then: cd DIR && npm install && npm run sim   (and in a second terminal) npm star
 const MODEL = "meta-llama/Llama-3.1-8B-Instruct";
 
 export function initCommand(argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: "boolean", short: "h" } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: INIT_OPTIONS });
   if (values.help) {
     process.stdout.write(INIT_HELP);
     return EXIT.ok;

@@ -16,10 +16,25 @@ import { REDACTED_NOTE, type RunSummary } from "../job/summary.js";
 import { EXIT } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 
+const INSPECT_HELP = `Usage: chainette-stream inspect OUTDIR [--json]
+
+What a run in OUTDIR did, read from its ledger without changing it (so it works while the run goes):
+rows by state, errors by type with a sample, tokens, sessions, and the command that resumes it.
+
+  --json       the same as one JSON object on stdout
+  -h, --help   show this help
+`;
+
+export const INSPECT_OPTIONS = { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } as const;
+
 export function inspectCommand(argv: string[]): number {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: INSPECT_OPTIONS });
+  if (values.help) {
+    process.stdout.write(INSPECT_HELP);
+    return EXIT.ok;
+  }
   const outDir = positionals[0];
-  if (outDir === undefined) throw new ChainetteError("USAGE", "Usage: chainette-stream inspect OUTDIR [--json]");
+  if (outDir === undefined) throw new ChainetteError("USAGE", "inspect needs OUTDIR (`chainette-stream inspect --help` says more)");
   const path = join(outDir, "ledger.sqlite");
   if (!existsSync(path)) throw new ChainetteError("USAGE", `${outDir} holds no run (no ledger.sqlite)`);
   const ledger = Ledger.open(path, { readonly: true });

@@ -7,10 +7,26 @@ import { ChainetteError } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
 import { loadChain } from "./load-chain.js";
 
+const INSPECT_DAG_HELP = `Usage: chainette-stream inspect-dag CHAIN_FILE[:EXPORT] [--engines FILE] [--endpoint NAME=URL ...]
+
+Loads a chain, validates it (every template path, every engine) and prints its DAG as a tree, with
+each step's engine and model and its output fields. Sends no request. Exits 2 when it is invalid.
+
+  --engines FILE        engines YAML (entries override registerEngine of the same name)
+  --endpoint NAME=URL   override one engine's endpoint (repeatable)
+  -h, --help            show this help
+`;
+
+export const INSPECT_DAG_OPTIONS = { engines: { type: "string" }, endpoint: { type: "string", multiple: true }, help: { type: "boolean", short: "h" } } as const;
+
 export async function inspectDagCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { engines: { type: "string" }, endpoint: { type: "string", multiple: true } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: INSPECT_DAG_OPTIONS });
+  if (values.help) {
+    process.stdout.write(INSPECT_DAG_HELP);
+    return EXIT.ok;
+  }
   const argument = positionals[0];
-  if (argument === undefined) throw new ChainetteError("USAGE", "Usage: chainette-stream inspect-dag CHAIN_FILE[:EXPORT] [--engines FILE]");
+  if (argument === undefined) throw new ChainetteError("USAGE", "inspect-dag needs CHAIN_FILE (`chainette-stream inspect-dag --help` says more)");
   const { chain } = await loadChain(argument);
   const yaml = values.engines === undefined ? [] : await loadEnginesYaml(values.engines);
   const engines = resolveEngineConfigs({ yaml, endpointOverrides: values.endpoint ?? [] });

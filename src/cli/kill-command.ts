@@ -19,15 +19,17 @@ Stops vllm_local servers recorded in $CHAINETTE_STATE_DIR (default ~/.chainette-
   --grace SECONDS       time between SIGTERM and SIGKILL (default 30)
 `;
 
+export const KILL_OPTIONS = {
+  all: { type: "boolean" },
+  engine: { type: "string", short: "e", multiple: true },
+  grace: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export async function killCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      all: { type: "boolean" },
-      engine: { type: "string", short: "e", multiple: true },
-      grace: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: KILL_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(KILL_HELP);

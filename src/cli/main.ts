@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 /** The `chainette-stream` command. Logs go to stderr; stdout is for data and summaries. */
-import { isChainetteError } from "../errors.js";
+import { readFileSync } from "node:fs";
+import { ChainetteError, isChainetteError } from "../errors.js";
+import { closestName } from "./closest-name.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { reportFatal } from "./report-fatal.js";
+import { usageErrorFrom, type CommandOptions } from "./usage-error.js";
 
 const HELP = `Usage: chainette-stream <command> [options]
 
@@ -14,48 +18,80 @@ Commands:
   warmup -f ENGINES.yml [-e NAME ...]          start vllm_local engines, wait until healthy
   kill (--all | -e NAME ...)                   stop engines that warmup or a run started
 
+Options:
+  -v, --version                                print the version
+  --debug                                      print stack traces (also CHAINETTE_DEBUG=1)
+
 Run \`chainette-stream <command> --help\` for a command's options.
 `;
 
+interface Command {
+  run(argv: string[]): number | Promise<number>;
+  options: CommandOptions;
+}
+
 /** Each command loads only its own modules. */
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "init":
-      return (await import("./init-command.js")).initCommand(rest);
-    case "run":
-      return (await import("./run-command.js")).runCommand(rest);
-    case "inspect":
-      return (await import("./inspect-command.js")).inspectCommand(rest);
-    case "inspect-dag":
-      return (await import("./inspect-dag-command.js")).inspectDagCommand(rest);
-    case "sim":
-      return (await import("../sim/command.js")).runSimCommand(rest);
-    case "warmup":
-      return (await import("./warmup-command.js")).warmupCommand(rest);
-    case "kill":
-      return (await import("./kill-command.js")).killCommand(rest);
-    case undefined:
-    case "help":
-    case "--help":
-    case "-h":
-      process.stdout.write(HELP);
-      return command === undefined ? EXIT.usage : EXIT.ok;
-    default:
-      process.stderr.write(`unknown command \`${command}\`\n\n${HELP}`);
-      return EXIT.usage;
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  init: async () => import("./init-command.js").then((module) => ({ run: module.initCommand, options: module.INIT_OPTIONS })),
+  run: async () => import("./run-command.js").then((module) => ({ run: module.runCommand, options: module.RUN_OPTIONS })),
+  inspect: async () => import("./inspect-command.js").then((module) => ({ run: module.inspectCommand, options: module.INSPECT_OPTIONS })),
+  "inspect-dag": async () => import("./inspect-dag-command.js").then((module) => ({ run: module.inspectDagCommand, options: module.INSPECT_DAG_OPTIONS })),
+  sim: async () => import("../sim/command.js").then((module) => ({ run: module.runSimCommand, options: module.SIM_OPTIONS })),
+  warmup: async () => import("./warmup-command.js").then((module) => ({ run: module.warmupCommand, options: module.WARMUP_OPTIONS })),
+  kill: async () => import("./kill-command.js").then((module) => ({ run: module.killCommand, options: module.KILL_OPTIONS })),
+};
+
+async function main(name: string | undefined, rest: string[]): Promise<number> {
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(HELP);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "-v") {
+    process.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
+  const load = COMMANDS[name];
+  if (load === undefined) {
+    const suggestion = closestName(name, Object.keys(COMMANDS));
+    throw new ChainetteError("USAGE", `unknown command \`${name}\`${suggestion === undefined ? "" : `; did you mean \`${suggestion}\`?`} (\`chainette-stream --help\` lists the commands)`);
+  }
+  const command = await load();
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    throw usageErrorFrom(error, name, command.options);
   }
 }
 
-main(process.argv.slice(2)).then(
+function packageVersion(): string {
+  const path = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+}
+
+// Stdout closed early (`chainette-stream inspect OUTDIR | head -1`): nothing more to say to it. The
+// command goes on (a run still commits what it does) and exits with its own code, quietly.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+  process.stdout.write = (() => true);
+});
+
+const argv = process.argv.slice(2);
+const end = argv.indexOf("--");
+const options = end === -1 ? argv : argv.slice(0, end);
+if (options.includes("--debug")) {
+  process.env.CHAINETTE_DEBUG = "1";
+  argv.splice(argv.indexOf("--debug"), 1);
+}
+const [name, ...rest] = argv;
+// Every line of --json-logs is JSON, a usage error after the flag too.
+const json = name === "run" && options.includes("--json-logs");
+
+main(name, rest).then(
   (code) => {
     process.exitCode = code;
   },
-  (error: unknown) => {
-    const message = isChainetteError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stderr.write(`error: ${message}\n`);
-    const code = (error as { code?: unknown }).code;
-    const badArguments = typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
-    process.exitCode = isChainetteError(error) ? exitCodeFor(error) : badArguments ? EXIT.usage : EXIT.failure;
+  async (error: unknown) => {
+    await reportFatal(error, { json, command: name });
+    process.exitCode = isChainetteError(error) ? exitCodeFor(error) : EXIT.failure;
   },
 );

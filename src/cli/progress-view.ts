@@ -57,10 +57,19 @@ export class ProgressView {
     const { mode, logger } = this.options;
     if (mode === "json") {
       if (event.type === "node-end" || event.type === "node-batch" || event.type === "node-start" || event.type === "rows-read") return;
-      const level = event.type === "engine-down" || event.type === "request-retry" ? "warn" : "info";
-      logger?.[level]({ ...event, event: event.type }, event.type);
+      if (event.type === "stop-forced") {
+        logger?.warn({ event: event.type, by: event.by }, stopForcedText(event.by, event.graceMs));
+        return;
+      }
+      if (event.type === "row-failed") {
+        logger?.warn({ event: event.type, row_id: event.rowId, node: event.node, type: event.errorType, code: event.errorType, message: event.message }, event.type);
+        return;
+      }
+      logger?.[jsonLevel(event)]({ ...event, event: event.type }, event.type);
       return;
     }
+    // Said even with --quiet: it answers what the person did.
+    if (event.type === "stop-forced") this.note(stopForcedText(event.by, event.graceMs));
     if (mode === "quiet") return;
     if (event.type === "engine-down") this.note(`engine ${event.engine} is down (${event.reason}); requests wait for it to come back`);
     if (event.type === "engine-up") this.note(`engine ${event.engine} is back`);
@@ -120,4 +129,17 @@ export class ProgressView {
   private line(): string {
     return renderStatusLine(this.options.stats, this.options.chainName);
   }
+}
+
+/** error: the run failed; warn: something a person should look at (an engine down, a stop); info otherwise. */
+function jsonLevel(event: RunEvent): "error" | "warn" | "info" {
+  if (event.type === "run-end") return event.status === "failed" ? "error" : event.status === "stopped" ? "warn" : "info";
+  if (event.type === "engine-down" || event.type === "request-retry" || event.type === "stop-requested" || event.type === "stop-forced" || event.type === "shards-repair") return "warn";
+  return "info";
+}
+
+/** One line for a stop that cancels the rows in flight: what happens to them, and how to go on. */
+export function stopForcedText(by: "signal" | "grace", graceMs: number): string {
+  const cause = by === "signal" ? "Ctrl-C again" : `the grace period (${formatDuration(graceMs / 1000)}) ran out`;
+  return `${cause}: abandoning the rows in flight; they are not committed, and running the same command again redoes them`;
 }

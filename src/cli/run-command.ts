@@ -7,12 +7,14 @@ import { RunEvents } from "../pipeline/events.js";
 import { RunControl } from "../job/run-control.js";
 import { runJob } from "../job/run-job.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { jsonLogger } from "./json-logger.js";
 import { loadChain } from "./load-chain.js";
 import { parseCircuitBreaker, parseColumns, parseInteger, parseRate } from "./option-values.js";
 import { ProgressView, type ViewMode } from "./progress-view.js";
 import { RunStats } from "./run-stats.js";
 import { printSummary } from "./print-summary.js";
 import { printDryRun, printEstimate } from "./preview-command.js";
+import { resumeInvocation } from "./resume-invocation.js";
 
 export const RUN_HELP = `Usage: chainette-stream run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR [options]
 
@@ -55,37 +57,39 @@ Display:
   --json-logs                 pino JSON events on stderr instead of the live view
 `;
 
+export const RUN_OPTIONS = {
+  input: { type: "string", short: "i" },
+  output: { type: "string", short: "o" },
+  split: { type: "string" },
+  columns: { type: "string" },
+  limit: { type: "string" },
+  format: { type: "string" },
+  "max-lines-per-file": { type: "string" },
+  "commit-interval": { type: "string" },
+  fresh: { type: "boolean" },
+  "retry-errors": { type: "boolean" },
+  repair: { type: "boolean" },
+  "write-filtered": { type: "boolean" },
+  "dry-run": { type: "string" },
+  estimate: { type: "string" },
+  engines: { type: "string" },
+  endpoint: { type: "string", multiple: true },
+  concurrency: { type: "string" },
+  "batch-size": { type: "string" },
+  "engine-down-timeout": { type: "string" },
+  "max-error-rate": { type: "string" },
+  "circuit-breaker": { type: "string" },
+  grace: { type: "string" },
+  quiet: { type: "boolean" },
+  "json-logs": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
 export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      input: { type: "string", short: "i" },
-      output: { type: "string", short: "o" },
-      split: { type: "string" },
-      columns: { type: "string" },
-      limit: { type: "string" },
-      format: { type: "string" },
-      "max-lines-per-file": { type: "string" },
-      "commit-interval": { type: "string" },
-      fresh: { type: "boolean" },
-      "retry-errors": { type: "boolean" },
-      repair: { type: "boolean" },
-      "write-filtered": { type: "boolean" },
-      "dry-run": { type: "string" },
-      estimate: { type: "string" },
-      engines: { type: "string" },
-      endpoint: { type: "string", multiple: true },
-      concurrency: { type: "string" },
-      "batch-size": { type: "string" },
-      "engine-down-timeout": { type: "string" },
-      "max-error-rate": { type: "string" },
-      "circuit-breaker": { type: "string" },
-      grace: { type: "string" },
-      quiet: { type: "boolean" },
-      "json-logs": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
+    options: RUN_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(RUN_HELP);
@@ -120,16 +124,27 @@ export async function runCommand(argv: string[]): Promise<number> {
   const logger = mode === "json" ? await jsonLogger() : undefined;
   const view = new ProgressView({ mode, stats, chainName: chain.name, ...(logger ? { logger } : {}) });
   events.on(stats.onEvent);
-  events.on(view.onEvent);
+  events.on(view.onEvent, mode === "json" ? { rows: ["row-failed"] } : {});
 
   const graceMs = parseInteger("--grace", values.grace, 30) * 1000;
   const control = new RunControl(graceMs);
   let interrupted = false;
+  let signalledTwice = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupted = true;
-    if (control.requestStop(signal === "SIGINT" ? "Ctrl-C" : signal)) events.emit({ type: "stop-requested", reason: signal === "SIGINT" ? "Ctrl-C" : signal, graceMs });
-    else control.abort(`${signal} again: abandoning the rows in flight`);
+    const reason = signal === "SIGINT" ? "Ctrl-C" : signal;
+    if (control.requestStop(reason)) {
+      events.emit({ type: "stop-requested", reason, graceMs });
+      return;
+    }
+    if (signalledTwice || control.signal.aborted) return;
+    signalledTwice = true;
+    control.abort(`${reason} again: abandoning the rows in flight`);
   };
+  // A second signal or the grace running out cancels the rows in flight: say so, once.
+  control.signal.addEventListener("abort", () => {
+    if (control.stopRequested) events.emit({ type: "stop-forced", by: signalledTwice ? "signal" : "grace", graceMs });
+  }, { once: true });
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   view.start();
@@ -144,7 +159,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       outDir: values.output,
       engines,
       events,
-      invocation: ["chainette-stream", "run", ...argv],
+      invocation: resumeInvocation(argv, RUN_OPTIONS),
       format,
       maxLinesPerFile: parseInteger("--max-lines-per-file", values["max-lines-per-file"], 10_000, 1),
       batchSize: parseInteger("--batch-size", values["batch-size"], 256, 1),
@@ -166,7 +181,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       ...(circuitBreaker === undefined ? {} : { circuitBreaker }),
     });
     view.stop();
-    printSummary(result.summary, values.output, result.error);
+    // A stop that cancelled the rows in flight was said when it happened (`stop-forced`): no error to add.
+    const stoppedBySignal = interrupted && result.status === "stopped";
+    printSummary(result.summary, values.output, stoppedBySignal ? undefined : result.error, logger);
     if (interrupted) return EXIT.interrupted;
     if (result.error !== undefined) return isChainetteError(result.error) ? exitCodeFor(result.error) : EXIT.failure;
     return EXIT.ok;
@@ -177,8 +194,3 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** pino, loaded only for `--json-logs`. */
-async function jsonLogger(): Promise<import("pino").Logger> {
-  const { pino } = await import("pino");
-  return pino({ base: null }, pino.destination(2));
-}

@@ -23,10 +23,12 @@ the servers keep running until \`chainette-stream kill\`.
   -e, --engine NAME        an engine to start (repeatable); default: every vllm_local engine not lazy
 `;
 
+export const WARMUP_OPTIONS = { file: { type: "string", short: "f" }, engine: { type: "string", short: "e", multiple: true }, help: { type: "boolean", short: "h" } } as const;
+
 export async function warmupCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { file: { type: "string", short: "f" }, engine: { type: "string", short: "e", multiple: true }, help: { type: "boolean", short: "h" } },
+    options: WARMUP_OPTIONS,
   });
   if (values.help) {
     process.stdout.write(WARMUP_HELP);

@@ -13,6 +13,7 @@ import { countLines } from "../io/count-lines.js";
 import { closeEngines, createPlanEngines } from "../pipeline/create-engines.js";
 import type { RunStatus } from "../pipeline/events.js";
 import { gatherRoots } from "../pipeline/gather-roots.js";
+import { reportFailures } from "../pipeline/report-failures.js";
 import { sourceRows } from "../pipeline/source-rows.js";
 import { buildStages, connectStages } from "../pipeline/stages.js";
 import type { OpenRun } from "./open-run.js";
@@ -85,7 +86,8 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
     });
     const stages = buildStages(plan, { engines, emit: options.events.emit, signal: scope.signal }, { concurrency: options.concurrency ?? 256 });
     const consumer = sink;
-    await pipeline(gatherRoots(connectStages(rows, stages)), (roots) => consumer.consume(roots));
+    const leaves = connectStages(rows, stages);
+    await pipeline(gatherRoots(options.events.wants("row-failed") ? reportFailures(leaves, options.events.emit) : leaves), (roots) => consumer.consume(roots));
     // A stop asked after the last row was read, whose rows all finished, completed the run.
     status = control.stopRequested && !sourceExhausted ? "stopped" : "complete";
   } catch (error) {

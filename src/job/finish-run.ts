@@ -9,6 +9,7 @@ import type { SessionOutcome } from "./execute-run.js";
 import type { OpenRun } from "./open-run.js";
 import type { RunJobOptions, RunJobResult } from "./run-job.js";
 import { sessionReason } from "./session-reason.js";
+import { shellJoin } from "./shell-words.js";
 import { buildSummary, REDACTED_NOTE } from "./summary.js";
 
 /** This session, as `runJob` follows it. */
@@ -35,7 +36,7 @@ export async function finishRun(run: OpenRun, options: RunJobOptions, outcome: S
     }
   }
   const wallMs = performance.now() - session.started;
-  const resumeCommand = run.invocation.filter((part) => part !== "--fresh").join(" ");
+  const resumeCommand = shellJoin(run.invocation.filter((part) => part !== "--fresh"));
   const resumeNote = run.redacted ? REDACTED_NOTE : undefined;
   // Sealing can fail a session that had completed: its reason is that failure.
   const why = reason ?? sessionReason(status, failure, { reason: undefined, abandoned: undefined });

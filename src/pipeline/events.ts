@@ -18,9 +18,16 @@ export type RunEvent =
   | { type: "repair"; node: string; rowId: string; reason: string }
   | { type: "commit"; rows: number; ok: number; failed: number; filtered: number; watermark: number }
   | { type: "stop-requested"; reason: string; graceMs: number }
+  /** The rows in flight were cancelled: a second signal, or the grace after the first ran out. */
+  | { type: "stop-forced"; by: "signal" | "grace"; graceMs: number }
   /** `--repair` dropped damaged or missing shards; `rows` root rows run again. */
   | { type: "shards-repair"; shards: readonly string[]; rows: number }
+  /** A row that failed, as it reaches the end of the chain; built only when a listener asked for it (`wants`). */
+  | { type: "row-failed"; rowId: string; node: string; errorType: string; message: string }
   | { type: "run-end"; status: RunStatus };
+
+/** Events built per row, only for listeners that ask for them (the hot path stays cheap otherwise). */
+export type RowEventType = "row-failed";
 
 export type RunStatus = "complete" | "stopped" | "failed";
 
@@ -28,16 +35,26 @@ export type RunListener = (event: RunEvent) => void;
 
 export class RunEvents {
   private readonly listeners: RunListener[] = [];
+  /** Listeners of the per-row events, which also hear every other event. */
+  private readonly rowListeners: RunListener[] = [];
 
-  on(listener: RunListener): () => void {
-    this.listeners.push(listener);
+  /** @param options.rows per-row events this listener wants too (`row-failed`) */
+  on(listener: RunListener, options: { rows?: readonly RowEventType[] } = {}): () => void {
+    const list = options.rows?.includes("row-failed") ? this.rowListeners : this.listeners;
+    list.push(listener);
     return () => {
-      const position = this.listeners.indexOf(listener);
-      if (position >= 0) this.listeners.splice(position, 1);
+      const position = list.indexOf(listener);
+      if (position >= 0) list.splice(position, 1);
     };
   }
 
+  /** Whether a listener wants this per-row event: when none does, the run does not build it. */
+  wants(type: RowEventType): boolean {
+    return type === "row-failed" && this.rowListeners.length > 0;
+  }
+
   readonly emit = (event: RunEvent): void => {
-    for (const listener of this.listeners) listener(event);
+    if (event.type !== "row-failed") for (const listener of this.listeners) listener(event);
+    for (const listener of this.rowListeners) listener(event);
   };
 }

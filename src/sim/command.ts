@@ -66,20 +66,19 @@ function rateFlag(flag: string, text: string): FaultRate {
   return numberFlag(flag, text) ?? 0;
 }
 
+const string = { type: "string" } as const;
+
+/** The options of `sim`, for parsing and for the CLI's "did you mean". */
+export const SIM_OPTIONS = {
+  port: string, host: string, model: string, profile: string, "max-num-seqs": string, "time-scale": string,
+  "max-model-len": string, seed: string, "retry-after": string, "dead-after": string, "slow-start": string, "huge-reply-bytes": string,
+  ...(Object.fromEntries(Object.keys(FAULT_FLAGS).map((flag) => [flag, string])) as Record<keyof typeof FAULT_FLAGS, typeof string>),
+  help: { type: "boolean", short: "h" },
+} as const;
+
 /** Turns the subcommand's argv (after `sim`) into simulator options, or "help". */
 export function parseSimArguments(argv: string[]): SimulatorOptions | "help" {
-  const string = { type: "string" } as const;
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      port: string, host: string, model: string, profile: string, "max-num-seqs": string, "time-scale": string,
-      "max-model-len": string, seed: string, "retry-after": string, "dead-after": string, "slow-start": string, "huge-reply-bytes": string,
-      ...Object.fromEntries(Object.keys(FAULT_FLAGS).map((flag) => [flag, string])),
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: SIM_OPTIONS });
   if (values.help === true) return "help";
   const text = (flag: string): string | undefined => {
     const value = (values as Record<string, unknown>)[flag];
@@ -113,7 +112,7 @@ export function parseSimArguments(argv: string[]): SimulatorOptions | "help" {
   return options;
 }
 
-/** Runs `chainette-stream sim`; resolves with the exit code (0 after a signal, 2 for bad usage). */
+/** Runs `chainette-stream sim`; resolves with the exit code (0 after a signal); throws a usage error. */
 export async function runSimCommand(argv: string[]): Promise<number> {
   let options: SimulatorOptions | "help";
   try {
@@ -136,9 +135,9 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     await simulator.close();
     return 0;
   } catch (error) {
-    const usageError = isChainetteError(error, "USAGE") || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"));
+    // Usage errors go to the CLI, which names the nearest option and exits 2.
+    if (isChainetteError(error, "USAGE") || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) throw error;
     process.stderr.write(`chainette-stream sim: ${error instanceof Error ? error.message : String(error)}\n`);
-    if (usageError) return 2;
     return 1;
   }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { questionLines, runCli } from "../helpers/cli.js";
+import { cliPath, questionLines, repoRoot, runCli } from "../helpers/cli.js";
 
 const chainFile = "test/fixtures/chains/qa-chain.ts";
 const password = "pw-DO-NOT-LEAK-1717";
@@ -71,8 +71,8 @@ describe("--endpoint credentials", () => {
     );
     expect(result.code).toBe(1);
     expectNoSecret(result.stdout + result.stderr, "the CLI's output");
-    expect(result.stdout).toContain("resume with: chainette-stream run test/fixtures/chains/qa-chain.ts");
-    expect(result.stdout).toContain("--endpoint sim=http://REDACTED@127.0.0.1:9/v1?api-key=REDACTED");
+    expect(result.stdout).toContain(`resume with: node ${cliPath} run ${join(repoRoot, chainFile)}`);
+    expect(result.stdout).toContain("--endpoint 'sim=http://REDACTED@127.0.0.1:9/v1?api-key=REDACTED'");
     expect(result.stdout).toContain("credentials in URLs were replaced by REDACTED");
     expectNoSecretInFolder(out);
     const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { resume_command: string; resume_note: string | null };

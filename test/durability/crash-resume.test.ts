@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { questionLines, runCli, startCli } from "../helpers/cli.js";
+import { cliPath, questionLines, runCli, startCli } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
 
 const chainFile = "test/fixtures/chains/qa-chain.ts";
@@ -91,7 +91,7 @@ describe("crash and resume", () => {
     child.kill("SIGINT");
     const stopped = await done;
     expect(stopped.code, stopped.stderr).toBe(130);
-    expect(stopped.stdout).toContain("resume with: chainette-stream run");
+    expect(stopped.stdout).toContain(`resume with: node ${cliPath} run`);
     expect(stopped.stdout).toContain("stopped");
     const partial = checkExactlyOnce(out, nodes);
     expect(partial.rootIds.size).toBeGreaterThan(0);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
-import { questionLines, readShards, runCli, startCli } from "../helpers/cli.js";
+import { cliPath, questionLines, readShards, runCli, startCli } from "../helpers/cli.js";
 
 const chainFile = "test/fixtures/chains/qa-chain.ts";
 let work: string;
@@ -68,6 +68,6 @@ describe("inspect", () => {
     expect(report.complete).toBe(false);
     expect(report.state).toBe("stopped");
     expect(report.reason).toBe("stopped by Ctrl-C");
-    expect(report.resume_command).toContain("chainette-stream run");
+    expect(report.resume_command).toContain(`${cliPath} run`);
   }, 60_000);
 });

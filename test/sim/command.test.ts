@@ -51,8 +51,8 @@ describe("chainette-stream sim", () => {
   });
 
   it("exits 2 with a message for bad usage", async () => {
-    const script = `import { runSimCommand } from "./src/sim/command.ts"; process.exitCode = await runSimCommand(process.argv.slice(1));`;
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script, "--", "--max-num-seqs", "0"], { stdio: ["ignore", "ignore", "pipe"] });
+    // Usage errors reach the CLI's one place for them (the message, the code, exit 2).
+    const child = spawn(process.execPath, ["dist/cli/main.js", "sim", "--max-num-seqs", "0"], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (data: Buffer) => (stderr += data.toString()));
     const [code] = (await once(child, "exit")) as [number];
