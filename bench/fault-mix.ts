@@ -6,13 +6,11 @@
  * Columns: wall seconds, ratio to fault-free, rows/s as a share of fault-free, endpoint-down
  * events and retries (counted from --json-logs), and the CLI's peak RSS.
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import type { FaultOptions } from "../src/sim/faults.js";
 import { benchData, questionInput } from "./bench-data.js";
 import { measure, table, type Measurement } from "./measure.js";
+import { withSimulatorProcess } from "./sim-process.js";
 
 const root = join(import.meta.dirname, "..");
 const rows = Number(process.argv[2] ?? 2000);
@@ -26,16 +24,8 @@ const scenarios: { name: string; label: string; faults: FaultOptions }[] = [
   { name: "huge", label: "0.5% replies of 64 MiB", faults: { hugeReply: 0.005, hugeReplyBytes: 64 * 1024 * 1024 } },
 ];
 
-async function withSimulator<T>(faults: FaultOptions, run: (url: string) => T): Promise<T> {
-  const options = { port: 0, model: "bench-model", timeScale, faults, seed: 1 };
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/sim-server.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
-  const [url] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
-  try {
-    return run(url);
-  } finally {
-    child.kill("SIGTERM");
-    await once(child, "exit");
-  }
+function withSimulator<T>(faults: FaultOptions, run: (url: string) => T): Promise<T> {
+  return withSimulatorProcess({ port: 0, model: "bench-model", timeScale, faults, seed: 1 }, run);
 }
 
 const count = (stderr: string, event: string): number => stderr.split("\n").filter((line) => line.includes(`"event":"${event}"`)).length;

@@ -4,12 +4,10 @@
  * chainette-stream, then with the openai-node + p-limit script, in the same run.
  *   npm run build && node --import tsx bench/llm-throughput.ts [rows] [serviceMs] [maxNumSeqs]
  */
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { benchData, questionInput } from "./bench-data.js";
 import { measure, table } from "./measure.js";
+import { withSimulatorProcess } from "./sim-process.js";
 
 const root = join(import.meta.dirname, "..");
 const data = benchData;
@@ -19,16 +17,8 @@ const maxNumSeqs = Number(process.argv[4] ?? 256);
 const concurrency = Math.round(maxNumSeqs * 1.25);
 const capacity = (maxNumSeqs / serviceMs) * 1000;
 
-async function withSimulator<T>(run: (url: string) => T): Promise<T> {
-  const options = { port: 0, model: "bench-model", maxNumSeqs, timeScale: 1, ttftOverheadMs: serviceMs, prefillMsPerToken: 0, interTokenLatencyMs: 0, interTokenLatencyPerRunningMs: 0 };
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "bench/sim-server.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
-  const [url] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
-  try {
-    return run(url);
-  } finally {
-    child.kill("SIGTERM");
-    await once(child, "exit");
-  }
+function withSimulator<T>(run: (url: string) => T): Promise<T> {
+  return withSimulatorProcess({ port: 0, model: "bench-model", maxNumSeqs, timeScale: 1, ttftOverheadMs: serviceMs, prefillMsPerToken: 0, interTokenLatencyMs: 0, interTokenLatencyPerRunningMs: 0 }, run);
 }
 
 const input = await questionInput(rows);
