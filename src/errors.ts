@@ -21,6 +21,7 @@ export type ErrorCode =
   | "SHARD_DAMAGED" // a committed shard file was changed, cut short or removed: --repair or --fresh
   | "OUTDIR_LOCKED" // another live process holds the OUTDIR
   | "RUN_CHANGED" // resume refused: the chain or input changed
+  | "CACHE" // the response cache cannot be opened (another application's file, unreadable)
   | "DISK" // the output disk failed (ENOSPC, EIO, ...)
   | "ERROR_RATE" // --max-error-rate passed
   | "CIRCUIT_OPEN" // the circuit breaker opened: most of the last rows failed (resumable)

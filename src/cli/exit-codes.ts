@@ -16,6 +16,7 @@ export function exitCodeFor(error: unknown): number {
       case "ENGINE_CONFIG":
       case "OUTDIR_LOCKED":
       case "LEDGER_FOREIGN":
+      case "CACHE":
         return EXIT.usage;
       default:
         return EXIT.failure;
@@ -37,6 +38,7 @@ export function resumableAsIs(error: unknown): boolean {
     case "LEDGER_CORRUPT":
     case "LEDGER_FOREIGN":
     case "SHARD_DAMAGED":
+    case "CACHE":
       return false;
     default:
       return true;

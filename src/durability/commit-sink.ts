@@ -48,7 +48,7 @@ class PendingCommit {
   filteredSiblings: FilteredSiblings[] = [];
   /** Roots that did not fan out and whose leaf was filtered, by node, as flat `[start, end)` pairs. */
   filteredRoots = new Map<string, number[]>();
-  counters = { rows_in: 0, ok: 0, failed: 0, filtered: 0, input_tokens: 0, output_tokens: 0 };
+  counters = { rows_in: 0, ok: 0, failed: 0, filtered: 0, input_tokens: 0, output_tokens: 0, cache_hits: 0, requests_saved: 0, input_tokens_saved: 0, output_tokens_saved: 0 };
   nodes = new Map<string, NodeStats>();
 
   filtered(node: string): number[] {
@@ -182,9 +182,16 @@ export class CommitSink {
       stats.ok++;
       stats.inputTokens += record.inputTokens;
       stats.outputTokens += record.outputTokens;
-      stats.latency.record(record.latencyMs);
       pending.counters.input_tokens += record.inputTokens;
       pending.counters.output_tokens += record.outputTokens;
+      // A reply from the response cache saved its request: counted with the row, at its commit.
+      if (record.cached === undefined) stats.latency.record(record.latencyMs);
+      else {
+        pending.counters.cache_hits++;
+        pending.counters.requests_saved += record.cached.requests;
+        pending.counters.input_tokens_saved += record.cached.inputTokens;
+        pending.counters.output_tokens_saved += record.cached.outputTokens;
+      }
     }
   }
 

@@ -13,6 +13,7 @@ import { countLines } from "../io/count-lines.js";
 import { closeEngines, createPlanEngines } from "../pipeline/create-engines.js";
 import type { RunStatus } from "../pipeline/events.js";
 import { gatherRoots } from "../pipeline/gather-roots.js";
+import type { ReplyCache } from "../pipeline/reply-cache.js";
 import { reportFailures } from "../pipeline/report-failures.js";
 import { sourceRows } from "../pipeline/source-rows.js";
 import { buildStages, connectStages } from "../pipeline/stages.js";
@@ -34,7 +35,7 @@ export function stopOf(control: RunControl): { reason: string | undefined; aband
   return { reason: control.reason, abandoned: signal.aborted ? (signal.reason instanceof Error ? signal.reason.message : String(signal.reason)) : undefined };
 }
 
-export async function executeRun(run: OpenRun, options: RunJobOptions, context: { control: RunControl; parquet: ParquetSealer | undefined; maxLinesPerFile: number }): Promise<SessionOutcome> {
+export async function executeRun(run: OpenRun, options: RunJobOptions, context: { control: RunControl; parquet: ParquetSealer | undefined; maxLinesPerFile: number; cache?: ReplyCache | undefined }): Promise<SessionOutcome> {
   const { plan, source, ledger } = run;
   const { control } = context;
   // Everything the run starts listens to this, so the run's end (any end) cancels what is left.
@@ -84,7 +85,8 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
       onExhausted: () => (sourceExhausted = true),
       signal: scope.signal,
     });
-    const stages = buildStages(plan, { engines, emit: options.events.emit, signal: scope.signal }, { concurrency: options.concurrency ?? 256 });
+    const runtime = { engines, emit: options.events.emit, signal: scope.signal, ...(context.cache === undefined ? {} : { cache: context.cache }) };
+    const stages = buildStages(plan, runtime, { concurrency: options.concurrency ?? 256 });
     const consumer = sink;
     const leaves = connectStages(rows, stages);
     await pipeline(gatherRoots(options.events.wants("row-failed") ? reportFailures(leaves, options.events.emit) : leaves), (roots) => consumer.consume(roots));

@@ -8,12 +8,13 @@
  */
 import type { Chain } from "../core/chain.js";
 import type { CircuitBreakerOptions } from "../durability/circuit-breaker.js";
+import { ResponseCache } from "../durability/response-cache.js";
 import type { EngineConfig } from "../engines/engine.js";
 import type { OpenSourceOptions } from "../io/source.js";
 import type { RunEvents, RunStatus } from "../pipeline/events.js";
 import { executeRun, stopOf, type SessionOutcome } from "./execute-run.js";
 import { finishRun, type SessionProgress } from "./finish-run.js";
-import { openRun } from "./open-run.js";
+import { openRun, type OpenRun } from "./open-run.js";
 import { recoverRun } from "./recover-run.js";
 import { RunControl } from "./run-control.js";
 import { sessionReason } from "./session-reason.js";
@@ -54,8 +55,14 @@ export interface RunJobOptions {
    * identity: a resume that turns it on or off is refused. @default false
    */
   writeFiltered?: boolean;
-  /** Discard an earlier run in OUTDIR. @default false */
+  /** Discard an earlier run in OUTDIR, and OUTDIR's own response cache (never a shared `cache` folder). @default false */
   fresh?: boolean;
+  /**
+   * The response cache: the folder of its `cache.sqlite` (shared by runs, OUTDIRs and processes),
+   * or `false` for none (a changed chain is then refused, as nothing could be reused). A chain
+   * without LLM steps never opens one. @default OUTDIR
+   */
+  cache?: string | false;
   source?: OpenSourceOptions;
   maxErrorRate?: number;
   /**
@@ -94,18 +101,27 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     });
     const control = options.control ?? new RunControl();
     let outcome: SessionOutcome;
+    let cache: ResponseCache | undefined;
     try {
       const parquet = await recoverRun(run, options, maxLinesPerFile);
-      outcome = await executeRun(run, options, { control, parquet, maxLinesPerFile });
+      cache = openResponseCache(run, options);
+      outcome = await executeRun(run, options, { control, parquet, maxLinesPerFile, cache });
     } catch (error) {
       // Recovery failed (a damaged shard, a full disk): nothing ran, the session ends failed.
       control.dispose();
       outcome = { status: "failed", failure: error, sink: undefined };
     } finally {
       stopCounting?.();
+      cache?.close();
     }
     return await finishRun(run, options, outcome, session, sessionReason(outcome.status, outcome.failure, stopOf(control)));
   } finally {
     run.lock.release();
   }
+}
+
+/** The response cache a run with LLM steps consults (`--cache DIR`, else OUTDIR's), unless `--no-cache`. */
+function openResponseCache(run: OpenRun, options: RunJobOptions): ResponseCache | undefined {
+  if (options.cache === false || !run.plan.nodes.some((node) => node.kind === "step")) return undefined;
+  return ResponseCache.open(options.cache ?? options.outDir);
 }

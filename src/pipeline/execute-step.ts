@@ -6,7 +6,8 @@ import type { ChatMessage, Engine, GenerateResult } from "../engines/engine.js";
 import { ChainetteError, isChainetteError } from "../errors.js";
 import { checkInput } from "./check-input.js";
 import type { NodeRuntime } from "./node-runtime.js";
-import { failRow, type Row, type RowFailure } from "./row.js";
+import { ReplyKeys, type CachedReply } from "./reply-cache.js";
+import { failRow, type NodeRecord, type Row, type RowFailure } from "./row.js";
 import { safeParse } from "./safe-parse.js";
 
 /**
@@ -14,6 +15,11 @@ import { safeParse } from "./safe-parse.js";
  * matching the output schema, parse and validate the reply, and re-ask (schema repair, bounded by
  * `maxRepairs`) when it does not match. Transport retries happen inside the engine; only an
  * infrastructure failure (ENGINE_DOWN, abort) rejects, everything else is a failed row.
+ *
+ * With a response cache, a reply accepted earlier for the same first request is checked again and
+ * used without a request; an accepted reply is stored under its first request's key (the reply the
+ * step ended with, repairs included), so a rerun never pays for the repairs again. Rejected replies
+ * are never stored: a re-ask cannot loop on a cached bad answer.
  */
 export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime): Promise<Row[]> {
   if (row.state !== "active") return [row];
@@ -33,6 +39,15 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
     return [end(plan, failRow(row, { node: plan.id, type: "TEMPLATE", message, attempts: 0 }), runtime)];
   }
 
+  const cache = runtime.cache;
+  const key = cache === undefined ? undefined : keysFor(plan, engine).key(messages, row.id);
+  const hit = key === undefined ? undefined : cache?.lookup(key);
+  if (hit !== undefined) {
+    const checked = checkReply(plan, hit);
+    // A cached reply the step no longer accepts (its outputModel's code changed) is asked again.
+    if (checked.ok) return [accept(plan, row, runtime, checked.value, hit.reasoning, 0, { inputTokens: 0, outputTokens: 0 }, hit)];
+  }
+
   runtime.emit({ type: "node-start", node: plan.id });
   const started = performance.now();
   const outcome = await generateValid(plan, engine, messages, row, runtime);
@@ -43,18 +58,34 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
     runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens });
     return [row];
   }
-  row.setOutput(plan.id, outcome.value);
-  row.previous = outcome.value;
-  row.records.push({
-    node: plan.id, rowId: row.id, output: outcome.value, latencyMs, inputTokens, outputTokens,
-    ...(outcome.reasoning === undefined ? {} : { reasoning: outcome.reasoning }),
-  });
-  runtime.emit({ type: "node-end", node: plan.id, status: "ok", started: true, latencyMs, inputTokens, outputTokens });
-  return [row];
+  if (cache !== undefined && key !== undefined) {
+    cache.store(key, { text: outcome.text, reasoning: outcome.reasoning, finishReason: outcome.finishReason, inputTokens, outputTokens, requests: outcome.requests });
+  }
+  return [accept(plan, row, runtime, outcome.value, outcome.reasoning, latencyMs, outcome.usage, undefined)];
+}
+
+function accept(plan: StepPlan, row: Row, runtime: NodeRuntime, value: unknown, reasoning: string | undefined, latencyMs: number, usage: { inputTokens: number; outputTokens: number }, cached: CachedReply | undefined): Row {
+  const { inputTokens, outputTokens } = usage;
+  row.setOutput(plan.id, value);
+  row.previous = value;
+  const record: NodeRecord = { node: plan.id, rowId: row.id, output: value, latencyMs, inputTokens, outputTokens };
+  if (reasoning !== undefined) record.reasoning = reasoning;
+  if (cached !== undefined) record.cached = { requests: cached.requests, inputTokens: cached.inputTokens, outputTokens: cached.outputTokens };
+  row.records.push(record);
+  runtime.emit({ type: "node-end", node: plan.id, status: "ok", started: cached === undefined, latencyMs, inputTokens, outputTokens });
+  return row;
+}
+
+const replyKeys = new WeakMap<StepPlan, ReplyKeys>();
+
+function keysFor(plan: StepPlan, engine: Engine): ReplyKeys {
+  let keys = replyKeys.get(plan);
+  if (keys === undefined) replyKeys.set(plan, (keys = new ReplyKeys(plan, engine.config)));
+  return keys;
 }
 
 type Outcome =
-  | { ok: true; value: unknown; reasoning: string | undefined; usage: { inputTokens: number; outputTokens: number } }
+  | { ok: true; value: unknown; text: string; reasoning: string | undefined; finishReason: string; requests: number; usage: { inputTokens: number; outputTokens: number } }
   | { ok: false; failure: RowFailure; usage: { inputTokens: number; outputTokens: number } };
 
 async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessage[], row: Row, runtime: NodeRuntime): Promise<Outcome> {
@@ -83,7 +114,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
     usage.outputTokens += result.usage.outputTokens;
 
     const reason = checkReply(plan, result);
-    if (reason.ok) return { ok: true, value: reason.value, reasoning: result.reasoning, usage };
+    if (reason.ok) return { ok: true, value: reason.value, text: result.text, reasoning: result.reasoning, finishReason: result.finishReason, requests: asking, usage };
     last = { text: result.text, reason: reason.message };
     if (asking < askings) {
       runtime.emit({ type: "repair", node: plan.id, rowId: row.id, reason: reason.message });
@@ -101,7 +132,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
   return { ok: false, failure, usage };
 }
 
-function checkReply(plan: StepPlan, result: GenerateResult): { ok: true; value: unknown } | { ok: false; message: string } {
+function checkReply(plan: StepPlan, result: Pick<GenerateResult, "text" | "finishReason">): { ok: true; value: unknown } | { ok: false; message: string } {
   let json: unknown;
   try {
     json = JSON.parse(result.text);

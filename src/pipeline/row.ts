@@ -16,6 +16,8 @@ export interface NodeRecord {
   latencyMs: number;
   inputTokens: number;
   outputTokens: number;
+  /** Set when the reply came from the response cache: what the request would have cost (tokens above are 0). */
+  cached?: { requests: number; inputTokens: number; outputTokens: number };
 }
 
 /** Why a row failed: an error record's content. */

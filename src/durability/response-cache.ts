@@ -1,0 +1,140 @@
+/**
+ * The response cache: accepted LLM replies by request key (src/pipeline/reply-cache.ts), in a
+ * SQLite file of its own, `OUTDIR/cache.sqlite` or `--cache DIR`'s `DIR/cache.sqlite` (shared by
+ * runs, OUTDIRs and processes at once: WAL, a busy timeout).
+ *
+ * Durability: WAL with `synchronous = NORMAL`. A SIGKILL never loses a committed transaction; a
+ * power cut may lose the last ones, which only costs sending those requests again (the cache is
+ * never the record of what a row produced: the ledger and shards are). Stores are queued and
+ * written in one transaction per event-loop turn (or every `MAX_QUEUED` replies), so a kill loses
+ * at most the replies of the turn it lands in.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
+import { ChainetteError } from "../errors.js";
+import type { CachedReply, ReplyCache } from "../pipeline/reply-cache.js";
+
+/** The cache's file name, in OUTDIR or in the `--cache` folder. */
+export const CACHE_FILE = "cache.sqlite";
+
+/** The files SQLite keeps for the cache (what `--fresh` removes from OUTDIR). */
+export const CACHE_FILES = [CACHE_FILE, `${CACHE_FILE}-wal`, `${CACHE_FILE}-shm`];
+
+const MAX_QUEUED = 512;
+/** Another process writing the shared cache holds its lock for one short transaction. */
+const BUSY_TIMEOUT_MS = 10_000;
+const APPLICATION_ID = 0x63686372; // "chcr"
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS replies (
+  key BLOB PRIMARY KEY,
+  text TEXT NOT NULL,
+  reasoning TEXT,
+  finish_reason TEXT NOT NULL,
+  input_tokens INTEGER NOT NULL,
+  output_tokens INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;`;
+
+interface ReplyRow {
+  text: string;
+  reasoning: string | null;
+  finish_reason: string;
+  input_tokens: number;
+  output_tokens: number;
+  requests: number;
+}
+
+export class ResponseCache implements ReplyCache {
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #select: Database.Statement<[Buffer], ReplyRow>;
+  readonly #insert: Database.Statement<[Buffer, string, string | null, string, number, number, number, number]>;
+  readonly #writeBatch: (entries: readonly [Buffer, CachedReply][]) => void;
+  /** Accepted replies not yet written, by key in hex (a lookup sees them too). */
+  #queue = new Map<string, [Buffer, CachedReply]>();
+  #flushScheduled: NodeJS.Immediate | undefined;
+  #closed = false;
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path;
+    this.#db = db;
+    this.#select = db.prepare("SELECT text, reasoning, finish_reason, input_tokens, output_tokens, requests FROM replies WHERE key = ?");
+    this.#insert = db.prepare("INSERT OR REPLACE INTO replies (key, text, reasoning, finish_reason, input_tokens, output_tokens, requests, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    this.#writeBatch = db.transaction((entries: readonly [Buffer, CachedReply][]) => {
+      const now = Date.now();
+      for (const [key, reply] of entries) {
+        this.#insert.run(key, reply.text, reply.reasoning ?? null, reply.finishReason, reply.inputTokens, reply.outputTokens, reply.requests, now);
+      }
+    });
+  }
+
+  /** Opens (creating) `DIR/cache.sqlite`. */
+  static open(dir: string): ResponseCache {
+    const path = join(dir, CACHE_FILE);
+    mkdirSync(dirname(path), { recursive: true });
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path);
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const applicationId = Number(db.pragma("application_id", { simple: true }));
+      const tables = Number(db.prepare("SELECT count(*) AS n FROM sqlite_master").pluck().get());
+      if (applicationId !== APPLICATION_ID && tables > 0) {
+        throw new ChainetteError("CACHE", `${path} is not a chainette-stream response cache (another application's database); move it away or use --cache with another folder`);
+      }
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.exec(SCHEMA);
+      if (applicationId !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
+      return new ResponseCache(path, db);
+    } catch (error) {
+      db?.close();
+      if (error instanceof ChainetteError) throw error;
+      throw new ChainetteError("CACHE", `cannot open the response cache ${path}: ${(error as Error).message} (run with --no-cache to go without it)`);
+    }
+  }
+
+  lookup(key: Buffer): CachedReply | undefined {
+    const queued = this.#queue.get(key.toString("hex"));
+    if (queued !== undefined) return queued[1];
+    const row = this.#select.get(key);
+    if (row === undefined) return undefined;
+    return { text: row.text, reasoning: row.reasoning ?? undefined, finishReason: row.finish_reason, inputTokens: row.input_tokens, outputTokens: row.output_tokens, requests: row.requests };
+  }
+
+  store(key: Buffer, reply: CachedReply): void {
+    if (this.#closed) return;
+    this.#queue.set(key.toString("hex"), [key, reply]);
+    if (this.#queue.size >= MAX_QUEUED) this.flush();
+    else this.#flushScheduled ??= setImmediate(() => this.flush());
+  }
+
+  /** Writes the queued replies in one transaction. */
+  flush(): void {
+    if (this.#flushScheduled !== undefined) clearImmediate(this.#flushScheduled);
+    this.#flushScheduled = undefined;
+    if (this.#queue.size === 0 || this.#closed) return;
+    const entries = [...this.#queue.values()];
+    this.#queue = new Map();
+    try {
+      this.#writeBatch(entries);
+    } catch {
+      // A cache that cannot be written (disk full, locked for longer than the busy timeout) costs
+      // only requests sent again later; the run's results never depend on it.
+    }
+  }
+
+  /** Entries stored, for `inspect` and tests. */
+  size(): number {
+    return Number(this.#db.prepare("SELECT count(*) FROM replies").pluck().get());
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+}
