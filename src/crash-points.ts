@@ -25,6 +25,10 @@ export const CRASH_POINTS = [
   "retry-written",
   /** `--retry-errors`: the ledger swapped the shard lists, before the old files are deleted. */
   "retry-swapped",
+  /** A rerun after a chain change: `rerun.json` marks the discard of the earlier results, nothing is removed yet. */
+  "rerun-marked",
+  /** A rerun: the earlier results are removed, the new ledger does not exist yet and the marker is still there. */
+  "rerun-discarded",
   /** Resume recovery: a shard was cut back to its committed length. */
   "recovery-truncated",
   /** `graph.json` (first pass) or `summary.json` (last pass): the temporary file is written, not renamed. */

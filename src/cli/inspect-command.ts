@@ -12,7 +12,7 @@ import { redactUrls } from "../engines/redact-urls.js";
 import { ChainetteError } from "../errors.js";
 import { Ledger, type SessionRecord } from "../durability/ledger.js";
 import { readOutDirHolder } from "../durability/outdir-lock.js";
-import { REDACTED_NOTE, type RunSummary } from "../job/summary.js";
+import { cacheSavings, cacheSavingsText, REDACTED_NOTE, type RunSummary } from "../job/summary.js";
 import { EXIT } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 
@@ -64,6 +64,7 @@ export function inspectCommand(argv: string[]): number {
           ? null
           : { live, pid: holder?.pid ?? null, host: holder?.host ?? null, started_at: holder?.started_at ?? null, command: holder === undefined ? null : redactUrls(holder.command) },
       tokens: { input: counters.input_tokens ?? 0, output: counters.output_tokens ?? 0 },
+      cache: cacheSavings(counters),
       sessions,
       nodes: Object.fromEntries(nodes.map(([node, stats]) => [node, { ok: stats.ok, failed: stats.failed, filtered: stats.filtered, p50_ms: stats.latency.quantile(0.5), p99_ms: stats.latency.quantile(0.99) }])),
       errors: ledger.failureGroups(),
@@ -91,6 +92,7 @@ export function inspectCommand(argv: string[]): number {
     }
     out.push(
       `  tokens ${formatCount(report.tokens.input)} in / ${formatCount(report.tokens.output)} out`,
+      ...[cacheSavingsText(report.cache, formatCount)].flatMap((line) => (line === undefined ? [] : [`  ${line}`])),
       `  ${sessions.length} session(s), ${formatDuration(wallMs / 1000)} wall, ${wallMs > 0 ? ((rowsSum / wallMs) * 1000).toFixed(1) : "0"} rows/s`,
     );
     for (const session of sessions) {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { redactUrls } from "../engines/redact-urls.js";
-import type { RunSummary } from "../job/summary.js";
+import { cacheSavingsText, type RunSummary } from "../job/summary.js";
 import { resumableAsIs } from "./exit-codes.js";
 import { formatCount, formatDuration } from "./format.js";
 import { debugWanted, fatalReport, fatalText } from "./report-fatal.js";
@@ -17,6 +17,8 @@ export function printSummary(summary: RunSummary, outDir: string, error: unknown
   const resumeCommand = summary.status !== "complete" && resumableAsIs(error) ? redactUrls(summary.resume_command) : undefined;
   out.write(`${summary.chain}: ${summary.status} — ${formatCount(rows.in)} rows in, ${formatCount(rows.ok)} ok, ${formatCount(rows.failed)} failed, ${formatCount(rows.filtered)} filtered\n`);
   out.write(`  tokens ${formatCount(tokens.input)} in / ${formatCount(tokens.output)} out, ${formatDuration(summary.wall_ms / 1000)} wall over ${summary.sessions} session(s), ${summary.rows_per_second} rows/s this session\n`);
+  const savings = cacheSavingsText(summary.cache, formatCount);
+  if (savings !== undefined) out.write(`  ${savings}\n`);
   for (const [id, node] of Object.entries(summary.nodes)) {
     out.write(`  ${id}: ${formatCount(node.ok)} ok, ${formatCount(node.failed)} failed, latency p50 ${node.latency_ms.p50} ms p90 ${node.latency_ms.p90} ms p99 ${node.latency_ms.p99} ms\n`);
   }
@@ -31,6 +33,7 @@ export function printSummary(summary: RunSummary, outDir: string, error: unknown
         status: summary.status,
         rows,
         tokens,
+        cache: summary.cache,
         output: outDir,
         ...(report === undefined ? {} : { code: report.code, error: report.message, ...(report.hint === undefined ? {} : { hint: report.hint }) }),
         ...(stack === undefined ? {} : { stack }),

@@ -70,6 +70,8 @@ export class ProgressView {
     }
     // Said even with --quiet: it answers what the person did.
     if (event.type === "stop-forced") this.note(stopForcedText(event.by, event.graceMs));
+    if (event.type === "rerun") this.note(rerunText(event));
+    if (event.type === "input-grown") this.note(`the input ${event.path} grew (${event.bytesBefore} bytes then, ${event.bytesNow} now): its new rows run, the earlier results stay`);
     if (mode === "quiet") return;
     if (event.type === "engine-down") this.note(`engine ${event.engine} is down (${event.reason}); requests wait for it to come back`);
     if (event.type === "engine-up") this.note(`engine ${event.engine} is back`);
@@ -134,7 +136,7 @@ export class ProgressView {
 /** error: the run failed; warn: something a person should look at (an engine down, a stop); info otherwise. */
 function jsonLevel(event: RunEvent): "error" | "warn" | "info" {
   if (event.type === "run-end") return event.status === "failed" ? "error" : event.status === "stopped" ? "warn" : "info";
-  if (event.type === "engine-down" || event.type === "request-retry" || event.type === "stop-requested" || event.type === "stop-forced" || event.type === "shards-repair") return "warn";
+  if (event.type === "engine-down" || event.type === "request-retry" || event.type === "stop-requested" || event.type === "stop-forced" || event.type === "shards-repair" || event.type === "rerun") return "warn";
   return "info";
 }
 
@@ -142,4 +144,14 @@ function jsonLevel(event: RunEvent): "error" | "warn" | "info" {
 export function stopForcedText(by: "signal" | "grace", graceMs: number): string {
   const cause = by === "signal" ? "Ctrl-C again" : `the grace period (${formatDuration(graceMs / 1000)}) ran out`;
   return `${cause}: abandoning the rows in flight; they are not committed, and running the same command again redoes them`;
+}
+
+/** What a rerun after a chain change does, said before it starts. */
+export function rerunText(event: Extract<RunEvent, { type: "rerun" }>): string {
+  const lines = ["the chain changed since this OUTDIR's run:", ...event.changes.map((change) => `  - ${change}`)];
+  lines.push("its results are replaced by a new run of every row (--fresh would also empty the response cache):");
+  lines.push(`  recomputed: ${event.recomputed.length > 0 ? event.recomputed.join(", ") : "(no node: the same outputs, rewritten)"}`);
+  if (event.fromCache.length > 0) lines.push(`  served from the response cache: ${event.fromCache.join(", ")}`);
+  if (event.removed.length > 0) lines.push(`  removed (their folders go): ${event.removed.join(", ")}`);
+  return lines.join("\n");
 }

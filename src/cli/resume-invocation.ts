@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { splitChainArgument } from "./load-chain.js";
 import type { CommandOptions } from "./usage-error.js";
 
-const PATH_OPTIONS = new Set(["input", "output", "engines"]);
+const PATH_OPTIONS = new Set(["input", "output", "engines", "cache"]);
 
 export function resumeInvocation(argv: readonly string[], options: CommandOptions, cwd = process.cwd()): string[] {
   const { tokens } = parseArgs({ args: [...argv], options, allowPositionals: true, tokens: true });

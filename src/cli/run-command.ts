@@ -31,7 +31,11 @@ Output:
   --format jsonl|parquet      shard format (default jsonl); parquet columns are typed from the schemas
   --max-lines-per-file N      lines per shard (default 10000)
   --commit-interval MS        time between commits (default 1000); each commit fsyncs the shards
-  --fresh                     discard an earlier run in OUTDIR
+  --fresh                     discard an earlier run in OUTDIR (and OUTDIR's response cache)
+  --cache DIR                 keep the response cache in DIR/cache.sqlite, shared by runs and
+                              OUTDIRs (default OUTDIR/cache.sqlite)
+  --no-cache                  no response cache: every reply is requested (a changed chain is then
+                              refused instead of rerun from the cache)
   --retry-errors              run the rows that failed in earlier sessions again
   --repair                    redo the rows of committed shards that are damaged or missing
                               (instead of refusing to resume); jsonl only
@@ -67,6 +71,8 @@ export const RUN_OPTIONS = {
   "max-lines-per-file": { type: "string" },
   "commit-interval": { type: "string" },
   fresh: { type: "boolean" },
+  cache: { type: "string" },
+  "no-cache": { type: "boolean" },
   "retry-errors": { type: "boolean" },
   repair: { type: "boolean" },
   "write-filtered": { type: "boolean" },
@@ -167,6 +173,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       concurrency: parseInteger("--concurrency", values.concurrency, 256, 1),
       engineDownTimeoutMs: parseInteger("--engine-down-timeout", values["engine-down-timeout"], 300, 1) * 1000,
       fresh: values.fresh ?? false,
+      ...cacheOption(values.cache, values["no-cache"]),
       countTotal: mode !== "quiet",
       retryErrors: values["retry-errors"] ?? false,
       repair: values.repair ?? false,
@@ -194,3 +201,9 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
+
+function cacheOption(dir: string | undefined, off: boolean | undefined): { cache?: string | false } {
+  if (off === true && dir !== undefined) throw new ChainetteError("USAGE", "--cache and --no-cache exclude each other: give one");
+  if (off === true) return { cache: false };
+  return dir === undefined ? {} : { cache: dir };
+}

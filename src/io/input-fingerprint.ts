@@ -50,6 +50,28 @@ export function sampledRanges(size: number): [number, number][] {
 }
 
 /**
+ * Whether the file at `path` is the one fingerprinted as `sample` at `oldSize` bytes with rows
+ * appended: its first `oldSize` bytes hash (over the same ranges) to `sample`, and the old end is a
+ * line boundary. When the old bytes did not end with a newline and the new ones do not start with
+ * one, the old last line was extended: a changed row, not an appended one.
+ */
+export async function grewFrom(path: string, oldSize: number, sample: string): Promise<boolean> {
+  const handle = await open(path, "r");
+  try {
+    const { size } = await handle.stat();
+    if (size <= oldSize) return false;
+    const hash = createHash("sha256");
+    for (const [position, length] of sampledRanges(oldSize)) hash.update(await readAt(handle, position, length));
+    if (hash.digest("hex").slice(0, 32) !== sample) return false;
+    if (oldSize === 0) return true;
+    const edge = await readAt(handle, oldSize - 1, 2);
+    return edge[0] === 0x0a || edge[1] === 0x0a;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
  * The sample of the first fingerprint format (written by ledgers before `version: 2`): a hash of
  * the first and last 64 KB. A resume of such a run compares it to migrate the stored identity.
  */

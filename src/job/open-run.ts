@@ -9,12 +9,15 @@ import { buildPlan, type ChainPlan } from "../core/plan.js";
 import { Ledger } from "../durability/ledger.js";
 import { LOCK_FILE, lockOutDir, type OutDirLock } from "../durability/outdir-lock.js";
 import { STAGING_FOLDER } from "../durability/parquet-sealer.js";
+import { CACHE_FILES } from "../durability/response-cache.js";
 import { redactUrls } from "../engines/redact-urls.js";
 import { ChainetteError, isChainetteError } from "../errors.js";
 import { openSource } from "../io/open-source.js";
 import type { InputFingerprint, Source } from "../io/source.js";
 import type { RunJobOptions } from "./run-job.js";
-import { checkRunIdentity, runIdentity, type RunIdentity } from "./run-identity.js";
+import { beginGeneration, endGeneration, finishInterruptedGeneration, hasInterruptedGeneration, RERUN_MARKER } from "./new-generation.js";
+import { rerunScope, type RerunScope } from "./rerun-scope.js";
+import { checkRunIdentity, runIdentity, type GrownFile, type RunIdentity } from "./run-identity.js";
 
 /** What the later phases work with. */
 export interface OpenRun {
@@ -27,10 +30,16 @@ export interface OpenRun {
   /** The command line with credentials in URLs redacted, and whether anything was. */
   invocation: string[];
   redacted: boolean;
+  /** Set when this session started a new generation of results after a chain change. */
+  rerun: (RerunScope & { changes: string[] }) | undefined;
+  /** JSONL input files that grew since the last session: their new rows run now. */
+  grown: readonly GrownFile[];
 }
 
-/** Files and folders a run owns in OUTDIR (what `--fresh` removes). */
+/** Files and folders a run owns in OUTDIR besides its node folders (what a rerun's discard removes). */
 const RUN_FILES = ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "graph.json", "summary.json", "flattened", "errors", "filtered"];
+/** What `--fresh` removes besides the node folders: the run's files and OUTDIR's own response cache. */
+const FRESH_FILES = [...RUN_FILES, ...CACHE_FILES, RERUN_MARKER];
 
 /** The folders a run writes shards to, which recovery cleans. */
 export function outputFolders(plan: ChainPlan, writeFiltered = false): string[] {
@@ -54,17 +63,35 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
   const lock = lockOutDir(options.outDir, (invocation.length > 0 ? invocation : process.argv.map(redactUrls)).join(" "));
   try {
     prepareOutDir(options.outDir, plan, options.fresh ?? false);
-    const ledger = Ledger.open(join(options.outDir, "ledger.sqlite"));
+    const ledgerPath = join(options.outDir, "ledger.sqlite");
+    let ledger = Ledger.open(ledgerPath);
+    const identity = runIdentity(plan, inputFingerprint, format, options.engines, writeFiltered);
+    let rerun: OpenRun["rerun"];
+    let grown: readonly GrownFile[] = [];
     try {
       // A ledger with no identity is a new run's, unless shards are already there: then it is an
       // emptied, truncated or replaced ledger, and recovery would delete rows it cannot account for.
       if (ledger.getMeta<RunIdentity>("identity") === undefined) refuseOrphanShards(ledger, options.outDir, outputFolders(plan, writeFiltered));
-      await checkRunIdentity(ledger, runIdentity(plan, inputFingerprint, format, options.engines, writeFiltered));
+      const hasSteps = plan.nodes.some((node) => node.kind === "step");
+      const check = await checkRunIdentity(ledger, identity, { rerun: options.cache !== false && hasSteps });
+      grown = check.grown;
+      if (check.kind === "rerun") {
+        // A new generation: the earlier results go (crash-safely), the response cache stays.
+        rerun = { changes: check.changes, ...rerunScope(plan, check.before, identity) };
+        options.events.emit({ type: "rerun", changes: rerun.changes, recomputed: rerun.recomputed, fromCache: rerun.fromCache, removed: rerun.removed });
+        ledger.close();
+        const folders = [...Object.keys(check.before.nodes), ...outputFolders(plan, writeFiltered)];
+        beginGeneration(options.outDir, RUN_FILES, folders, check.changes);
+        ledger = Ledger.open(ledgerPath);
+        await checkRunIdentity(ledger, identity);
+        endGeneration(options.outDir);
+      }
     } catch (error) {
       ledger.close();
       throw error;
     }
-    return { plan, source, inputFingerprint, format, lock, ledger, invocation, redacted };
+    for (const file of grown) options.events.emit({ type: "input-grown", path: file.path, bytesBefore: file.before, bytesNow: file.now });
+    return { plan, source, inputFingerprint, format, lock, ledger, invocation, redacted, rerun, grown };
   } catch (error) {
     lock.release();
     throw error;
@@ -101,9 +128,11 @@ const isLockEntry = (name: string): boolean => name.startsWith(LOCK_FILE);
 
 /** Refuses a non-empty OUTDIR that holds no run (files a `--fresh` would delete do not count). */
 function checkRunFolder(outDir: string, plan: ChainPlan, fresh: boolean): void {
-  if (!existsSync(outDir) || existsSync(join(outDir, "ledger.sqlite"))) return;
-  const owned = new Set([...RUN_FILES, ...plan.nodes.map((node) => node.id)]);
-  const others = readdirSync(outDir).filter((name) => !isLockEntry(name) && !(fresh && (owned.has(name) || name.endsWith(".tmp"))));
+  // A rerun's discard a kill interrupted: the folder is a run's, and the next run finishes it.
+  if (!existsSync(outDir) || existsSync(join(outDir, "ledger.sqlite")) || hasInterruptedGeneration(outDir)) return;
+  const owned = new Set([...FRESH_FILES, ...plan.nodes.map((node) => node.id)]);
+  // A response cache alone (the results deleted by hand to start over with it) is a run's too.
+  const others = readdirSync(outDir).filter((name) => !isLockEntry(name) && !CACHE_FILES.includes(name) && !(fresh && (owned.has(name) || name.endsWith(".tmp"))));
   if (others.length > 0) {
     throw new ChainetteError("USAGE", `${outDir} is not empty and holds no chainette-stream run (no ledger.sqlite); pick an empty or new OUTDIR`);
   }
@@ -120,8 +149,10 @@ function prepareOutDir(outDir: string, plan: ChainPlan, fresh: boolean): void {
     }
   }
   if (fresh) {
-    const owned = new Set([...RUN_FILES, ...plan.nodes.map((node) => node.id)]);
+    const owned = new Set([...FRESH_FILES, ...plan.nodes.map((node) => node.id)]);
     for (const name of readdirSync(outDir)) if (owned.has(name) || name.endsWith(".tmp")) rmSync(join(outDir, name), { recursive: true, force: true });
+  } else {
+    finishInterruptedGeneration(outDir, RUN_FILES);
   }
   checkRunFolder(outDir, plan, false);
 }

@@ -10,7 +10,7 @@ import { realpath } from "node:fs/promises";
 import type { ChainPlan } from "../core/plan.js";
 import type { EngineConfig } from "../engines/engine.js";
 import { ChainetteError } from "../errors.js";
-import { headTailSample } from "../io/input-fingerprint.js";
+import { grewFrom, headTailSample } from "../io/input-fingerprint.js";
 import type { InputFileFingerprint, InputFingerprint } from "../io/source.js";
 import type { Ledger } from "../durability/ledger.js";
 
@@ -52,29 +52,75 @@ function engineIdentity(engine: EngineConfig): EngineIdentity {
   return identity as EngineIdentity;
 }
 
+/** How this run's identity compares with the OUTDIR's. */
+export type IdentityCheck =
+  /** A new run (the identity is recorded now), or the same one: resume. */
+  | { kind: "resume"; grown: readonly GrownFile[] }
+  /**
+   * Only the chain (nodes, structure, engines' models), the output format or `--write-filtered`
+   * changed: a rerun from the response cache may start a new generation of results.
+   */
+  | { kind: "rerun"; changes: string[]; before: RunIdentity; grown: readonly GrownFile[] };
+
+/** A JSONL input file that only grew since the run started: its new rows run, earlier ones are kept. */
+export interface GrownFile {
+  path: string;
+  before: number;
+  now: number;
+}
+
 /**
- * Compares this run's identity with the one the ledger holds (records it on a first run), and
- * throws `RUN_CHANGED` naming every difference. A ledger written before identity version 2 (paths
- * as typed, mtimes, no engines, no `--columns`) is compared compatibly and then upgraded.
+ * Compares this run's identity with the one the ledger holds (records it on a first run). A
+ * changed input (other than a JSONL file that grew) or `--columns` throws `RUN_CHANGED` naming
+ * every difference, and so does a changed chain when `rerun` is false (no response cache to reuse).
+ * A ledger written before identity version 2 (paths as typed, mtimes, no engines, no `--columns`)
+ * is compared compatibly and then upgraded.
  */
-export async function checkRunIdentity(ledger: Ledger, identity: RunIdentity): Promise<void> {
+export async function checkRunIdentity(ledger: Ledger, identity: RunIdentity, options: { rerun?: boolean } = {}): Promise<IdentityCheck> {
   const stored = ledger.getMeta<RunIdentity>("identity");
   if (stored === undefined) {
     ledger.setMeta("identity", identity);
     // Into the main file at once: a -wal lost after a kill can then never lose the run's identity.
     ledger.checkpoint();
-    return;
+    return { kind: "resume", grown: [] };
   }
   const earlier = await upgradeIdentity(stored, identity);
-  const changes = identityChanges(earlier, identity);
-  if (changes.length > 0) {
+  const grown = await grownFiles(earlier.input, identity.input);
+  const inputProblems = inputChanges(earlier.input, identity.input, new Set(grown.map((file) => file.path)));
+  const chainChanges = identityChanges(earlier, identity).filter((change) => !change.startsWith(INPUT_CHANGE_MARK));
+  if (inputProblems.length > 0 || (chainChanges.length > 0 && options.rerun !== true)) {
+    const changes = [...chainChanges, ...inputProblems];
+    const rerunNote = chainChanges.length > 0 && inputProblems.length === 0 ? " (with the response cache on, that is a rerun of the changed nodes: drop --no-cache)" : "";
     throw new ChainetteError(
       "RUN_CHANGED",
-      `the OUTDIR holds a run whose results this run cannot reuse:\n${changes.map((change) => `  - ${change}`).join("\n")}\nRun with --fresh to discard it, or pick another OUTDIR.`,
+      `the OUTDIR holds a run whose results this run cannot reuse:\n${changes.map((change) => `  - ${change}`).join("\n")}\nRun with --fresh to discard it, or pick another OUTDIR${rerunNote}.`,
     );
   }
-  if (earlier !== stored) ledger.setMeta("identity", identity);
+  if (chainChanges.length > 0) return { kind: "rerun", changes: chainChanges, before: earlier, grown };
+  if (earlier !== stored || grown.length > 0) {
+    ledger.setMeta("identity", identity);
+    ledger.checkpoint();
+  }
+  return { kind: "resume", grown };
 }
+
+/**
+ * JSONL files (not compressed) that only grew: each one's earlier bytes hash as they did, and the
+ * old end is a line boundary (the old file ended with a newline, or the appended bytes start one).
+ */
+async function grownFiles(before: InputFingerprint, now: InputFingerprint): Promise<GrownFile[]> {
+  if (now.format !== "jsonl" || before.format !== now.format || before.files.length !== now.files.length) return [];
+  const grown: GrownFile[] = [];
+  for (const [position, file] of before.files.entries()) {
+    const current = now.files[position];
+    if (current === undefined || current.path !== file.path || current.size <= file.size || file.path.endsWith(".gz")) continue;
+    if (await grewFrom(current.path, file.size, file.sample)) grown.push({ path: file.path, before: file.size, now: current.size });
+  }
+  return grown;
+}
+
+/** Changes to the input are named with this prefix (see `inputChanges`). */
+const INPUT_CHANGE_MARK = "the input";
 
 /**
  * A stored identity in today's terms. An old one (no `input.version`) recorded each file by the
@@ -137,11 +183,11 @@ function engineChanges(before: Record<string, EngineIdentity>, now: Record<strin
   return changes;
 }
 
-function inputChanges(before: InputFingerprint, now: InputFingerprint): string[] {
+function inputChanges(before: InputFingerprint, now: InputFingerprint, grown: ReadonlySet<string> = new Set()): string[] {
   const changes: string[] = [];
   const columnsBefore = columnsText(before.columns);
   const columnsNow = columnsText(now.columns);
-  if (columnsBefore !== columnsNow) changes.push(`--columns changed from ${columnsBefore} to ${columnsNow}`);
+  if (columnsBefore !== columnsNow) changes.push(`the input's --columns changed from ${columnsBefore} to ${columnsNow}`);
   if (before.files.length === 0 && now.files.length === 0) {
     // Pipes and stdin: nothing to sample, only the name to go by.
     if (before.path !== now.path) changes.push(`the input changed from ${before.path} to ${now.path}`);
@@ -155,7 +201,7 @@ function inputChanges(before: InputFingerprint, now: InputFingerprint): string[]
   }
   before.files.forEach((file, position) => {
     const current = now.files[position];
-    if (current === undefined) return;
+    if (current === undefined || grown.has(current.path)) return;
     if (current.size !== file.size) changes.push(`the input ${current.path} changed (${file.size} bytes then, ${current.size} now)`);
     else if (current.sample !== file.sample) changes.push(`the input ${current.path} changed (same size, different content)`);
   });

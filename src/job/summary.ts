@@ -21,6 +21,8 @@ export interface RunSummary {
   /** The input's row count (after `--limit`), when known: a Parquet/Arrow source, a counted JSONL file, or a complete run. */
   input_rows: number | null;
   tokens: { input: number; output: number };
+  /** What the response cache saved over every session: replies reused, requests and tokens not spent again. */
+  cache: CacheSavings;
   wall_ms: number;
   rows_per_second: number;
   sessions: number;
@@ -53,6 +55,7 @@ export function buildSummary(ledger: Ledger, fields: { chain: string; status: Ru
     rows: { in: counters.rows_in ?? 0, ok: counters.ok ?? 0, failed: counters.failed ?? 0, filtered: counters.filtered ?? 0 },
     input_rows: fields.complete ? (counters.rows_in ?? 0) : (fields.inputRows ?? null),
     tokens: { input: counters.input_tokens ?? 0, output: counters.output_tokens ?? 0 },
+    cache: cacheSavings(counters),
     wall_ms: Math.round(wallMs),
     rows_per_second: fields.sessionWallMs > 0 ? Math.round((fields.sessionRows / fields.sessionWallMs) * 1000 * 10) / 10 : 0,
     sessions: sessions.length,
@@ -61,4 +64,27 @@ export function buildSummary(ledger: Ledger, fields: { chain: string; status: Ru
     resume_note: fields.resumeNote ?? null,
     updated_at: new Date().toISOString(),
   };
+}
+
+export interface CacheSavings {
+  hits: number;
+  requests_saved: number;
+  input_tokens_saved: number;
+  output_tokens_saved: number;
+}
+
+/** The response cache's savings, from the ledger's counters (tallied with the rows, at commit). */
+export function cacheSavings(counters: Readonly<Record<string, number>>): CacheSavings {
+  return {
+    hits: counters.cache_hits ?? 0,
+    requests_saved: counters.requests_saved ?? 0,
+    input_tokens_saved: counters.input_tokens_saved ?? 0,
+    output_tokens_saved: counters.output_tokens_saved ?? 0,
+  };
+}
+
+/** One line for the savings, or undefined when the cache saved nothing. */
+export function cacheSavingsText(savings: CacheSavings, count: (value: number) => string): string | undefined {
+  if (savings.hits === 0) return undefined;
+  return `response cache: ${count(savings.hits)} replies reused, ${count(savings.requests_saved)} requests and ${count(savings.input_tokens_saved)} in / ${count(savings.output_tokens_saved)} out tokens saved`;
 }

@@ -24,6 +24,14 @@ export type RunEvent =
   | { type: "shards-repair"; shards: readonly string[]; rows: number }
   /** A row that failed, as it reaches the end of the chain; built only when a listener asked for it (`wants`). */
   | { type: "row-failed"; rowId: string; node: string; errorType: string; message: string }
+  /**
+   * The chain changed since the OUTDIR's run (only the chain, its engines' models, the format or
+   * --write-filtered): its results are discarded and every row runs again, unchanged steps from the
+   * response cache. `changes` says what changed, `recomputed` which nodes may produce new outputs.
+   */
+  | { type: "rerun"; changes: readonly string[]; recomputed: readonly string[]; fromCache: readonly string[]; removed: readonly string[] }
+  /** A JSONL input grew since the last session: its new rows run, the earlier results stay. */
+  | { type: "input-grown"; path: string; bytesBefore: number; bytesNow: number }
   | { type: "run-end"; status: RunStatus };
 
 /** Events built per row, only for listeners that ask for them (the hot path stays cheap otherwise). */
