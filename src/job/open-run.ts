@@ -72,8 +72,8 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
       // A ledger with no identity is a new run's, unless shards are already there: then it is an
       // emptied, truncated or replaced ledger, and recovery would delete rows it cannot account for.
       if (ledger.getMeta<RunIdentity>("identity") === undefined) refuseOrphanShards(ledger, options.outDir, outputFolders(plan, writeFiltered));
-      const hasSteps = plan.nodes.some((node) => node.kind === "step");
-      const check = await checkRunIdentity(ledger, identity, { rerun: options.cache !== false && hasSteps });
+      // A chain without LLM steps reruns too (only its cheap applies run again); --no-cache refuses.
+      const check = await checkRunIdentity(ledger, identity, { rerun: options.cache !== false });
       grown = check.grown;
       if (check.kind === "rerun") {
         // A new generation: the earlier results go (crash-safely), the response cache stays.
