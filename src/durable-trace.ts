@@ -31,6 +31,11 @@ export type DurableStep =
   | { op: "truncate"; file: string; length: number }
   | { op: "unlink"; file: string }
   | { op: "rename"; from: string; file: string }
+  /**
+   * A rerun's marker (`rerun.json`) is durable: the run of this ledger is discarded, whatever it
+   * lists may be deleted (a kill from here on makes the next run finish the discard).
+   */
+  | { op: "discard"; ledger: string }
   /** A crash point was passed (see `crash-points.ts`): tests count passes to aim a crash mid-run. */
   | { op: "point"; name: string };
 

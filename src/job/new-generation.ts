@@ -13,6 +13,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { crashPoint } from "../crash-points.js";
+import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { fsyncDirectory } from "../durability/shard-writer.js";
 import { writeJsonAtomic } from "../durability/write-json-atomic.js";
 
@@ -32,6 +33,7 @@ interface Marker {
 export function beginGeneration(outDir: string, runFiles: readonly string[], folders: readonly string[], changes: readonly string[]): void {
   writeJsonAtomic(join(outDir, RERUN_MARKER), { folders: [...new Set(folders)], changes: [...changes] } satisfies Marker);
   fsyncDirectory(outDir);
+  if (tracingDurable) traceDurable({ op: "discard", ledger: join(outDir, "ledger.sqlite") });
   crashPoint("rerun-marked");
   discard(outDir, runFiles, folders);
   crashPoint("rerun-discarded");

@@ -18,7 +18,9 @@ import { durableTraceViolations, pointPasses, readTrace } from "../helpers/check
 import { questionLines, runCli, type CliResult } from "../helpers/cli.js";
 import { checkExactlyOnce, checkShardSizes } from "../helpers/exactly-once.js";
 
-type Kind = "jsonl" | "parquet" | "retry";
+type Kind = "jsonl" | "parquet" | "retry" | "rerun";
+/** A rerun (docs/cache.md): the finished reference run, with its first step changed. */
+const rerunEnv = { QA_PROMPT: "Answer this question: {{text}}" };
 const rows = 240;
 const maxLines = 25;
 const qaNodes = ["qa", "count", "keep", "split"];
@@ -46,6 +48,7 @@ function args(kind: Kind, out: string, settings: readonly string[]): string[] {
 }
 
 const traced = (trace: string, extra: Record<string, string> = {}, server = simulator): Record<string, string> => ({ SIM_URL: server.url, CHAINETTE_DURABLE_TRACE: trace, ...extra });
+const kindEnv = (kind: Kind): Record<string, string> => (kind === "rerun" ? rerunEnv : {});
 
 function expectExit0(result: CliResult, what: string): void {
   expect(result.signal, `${what}: ${result.stderr}`).toBeNull();
@@ -81,7 +84,21 @@ beforeAll(async () => {
   // Its trace starts with the base run's (copied): count the --retry-errors session's passes only.
   const basePids = new Set(readTrace(`${retryBase}.trace`).map((event) => event.pid));
   references.set("retry", { out: retried, passes: pointPasses(readTrace(join(work, "reference-retry.trace")).filter((event) => !basePids.has(event.pid))) });
+  // The uninterrupted rerun of the finished reference run with its first step changed.
+  const rerun = join(work, "reference-rerun");
+  copyRun(join(work, "reference-jsonl"), rerun);
+  const rerunResult = await runCli(args("rerun", rerun, window.same), { env: traced(`${rerun}.trace`, rerunEnv) });
+  expectExit0(rerunResult, "uninterrupted rerun");
+  expect(rerunResult.stderr).toContain("node `qa` changed");
+  const jsonlPids = new Set(readTrace(join(work, "reference-jsonl.trace")).map((event) => event.pid));
+  references.set("rerun", { out: rerun, passes: pointPasses(readTrace(`${rerun}.trace`).filter((event) => !jsonlPids.has(event.pid))) });
 }, 90_000);
+
+/** A copy of a run and of its trace, with the paths moved to the copy. */
+function copyRun(from: string, to: string): void {
+  cpSync(from, to, { recursive: true });
+  writeFileSync(`${to}.trace`, readFileSync(`${from}.trace`, "utf8").replaceAll(`${from}/`, `${to}/`));
+}
 
 /** A copy of the run with failed rows, and of its trace with the paths moved to the copy. */
 function copyRetryBase(out: string): void {
@@ -99,6 +116,7 @@ afterAll(async () => {
 function kindOf(point: CrashPointName): Kind {
   if (point.startsWith("seal-")) return "parquet";
   if (point.startsWith("retry-")) return "retry";
+  if (point.startsWith("rerun-")) return "rerun";
   return "jsonl";
 }
 
@@ -129,10 +147,12 @@ const scenarios: Scenario[] = [
   ),
   // The commit protocol inside a --retry-errors session (the rows it runs again).
   ...(["shard-written", "shard-synced", "ledger-in-transaction", "ledger-committed"] as const).map((point): Scenario => ({ point, kind: "retry", resume: "same" })),
+  // A kill in the middle of a rerun's session, after its discard, is an ordinary resume of the new run.
+  ...(["shard-synced", "ledger-committed"] as const).map((point): Scenario => ({ point, kind: "rerun", resume: "same" })),
 ];
 
 async function compareWithReference(kind: Kind, out: string): Promise<void> {
-  const reference = references.get(kind === "parquet" ? "parquet" : "jsonl")?.out ?? "";
+  const reference = references.get(kind === "parquet" ? "parquet" : kind === "rerun" ? "rerun" : "jsonl")?.out ?? "";
   if (kind === "parquet") {
     for (const folder of typedFolders) {
       expect(await parquetRecords(out, folder), `${folder}/ differs from the uninterrupted run`).toEqual(await parquetRecords(reference, folder));
@@ -156,7 +176,7 @@ async function compareWithReference(kind: Kind, out: string): Promise<void> {
 describe.concurrent("a SIGKILL at each crash point, then a resume", () => {
   for (const scenario of scenarios) {
     const { point, kind, resume } = scenario;
-    it(`${point} (${kind === "retry" ? "during --retry-errors" : kind}), resumed with ${resume === "same" ? "the same settings" : "--concurrency 4 --batch-size 4"}`, async () => {
+    it(`${point} (${kind === "retry" ? "during --retry-errors" : kind === "rerun" ? "during a rerun after a chain change" : kind}), resumed with ${resume === "same" ? "the same settings" : "--concurrency 4 --batch-size 4"}`, async () => {
       const out = join(work, `${point}-${kind}-${resume}`);
       const trace = `${out}.trace`;
       // One simulator per scenario: scenarios run side by side, and a shared one would slow them all
@@ -166,17 +186,19 @@ describe.concurrent("a SIGKILL at each crash point, then a resume", () => {
       if (kind === "retry") {
         copyRetryBase(out);
       }
+      if (kind === "rerun") copyRun(join(work, "reference-jsonl"), out);
       for (const crashAt of crashes(point, kind)) {
-        const crashed = await runCli(args(kind, out, window.same), { env: traced(trace, { CHAINETTE_CRASH_AT: crashAt }, server) });
+        const crashed = await runCli(args(kind, out, window.same), { env: traced(trace, { ...kindEnv(kind), CHAINETTE_CRASH_AT: crashAt }, server) });
         expect(crashed.signal, `CHAINETTE_CRASH_AT=${crashAt} did not kill the run (exit ${crashed.code}): ${crashed.stderr}`).toBe("SIGKILL");
       }
-      const resumed = await runCli(args(kind, out, window[resume]), { env: traced(trace, {}, server) });
+      const resumed = await runCli(args(kind, out, window[resume]), { env: traced(trace, kindEnv(kind), server) });
       expectExit0(resumed, "resume");
       } finally {
         await server.close();
       }
       await compareWithReference(kind, out);
       expect(durableTraceViolations(readTrace(trace), kind === "parquet" ? "parquet" : "jsonl")).toEqual([]);
+      if (kind === "rerun") expect(existsSync(join(out, "rerun.json")), "the rerun's marker is left").toBe(false);
     }, 90_000);
   }
 });

@@ -3,7 +3,9 @@
  *  - every shard length a ledger change records was fdatasync'd/fsync'd (at that length or more),
  *    and the file's name made durable by a folder fsync, before the change committed;
  *  - no write, truncate, unlink or rename touches bytes or files the durable ledger still lists
- *    (so a file a ledger change replaced is only deleted once that change is durable).
+ *    (so a file a ledger change replaced is only deleted once that change is durable);
+ *  - a rerun's `discard` (its marker durable) ends what the OUTDIR's ledger lists: the new run's
+ *    shards start from nothing.
  * A trace may span several sessions (crashes and resumes append to the same file).
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -119,6 +121,13 @@ export function durableTraceViolations(events: readonly TraceEvent[], format: "j
         nameNotDurable.delete(event.from);
         nameNotDurable.add(event.file);
         break;
+      case "discard": {
+        const outDir = dirname(event.ledger);
+        waiting = [];
+        for (const file of [...durable.keys()]) if (file.startsWith(`${outDir}/`)) durable.delete(file);
+        for (const file of [...synced.keys()]) if (file.startsWith(`${outDir}/`)) synced.delete(file);
+        break;
+      }
       case "point":
         break;
     }
