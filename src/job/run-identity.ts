@@ -72,7 +72,8 @@ export interface GrownFile {
 /**
  * Compares this run's identity with the one the ledger holds (records it on a first run). A
  * changed input (other than a JSONL file that grew) or `--columns` throws `RUN_CHANGED` naming
- * every difference, and so does a changed chain when `rerun` is false (no response cache to reuse).
+ * every difference, and so does a changed chain when `rerun` is false (no response cache to reuse)
+ * or when it is another chain (another name: a mistyped OUTDIR must not discard a run).
  * A ledger written before identity version 2 (paths as typed, mtimes, no engines, no `--columns`)
  * is compared compatibly and then upgraded.
  */
@@ -88,9 +89,11 @@ export async function checkRunIdentity(ledger: Ledger, identity: RunIdentity, op
   const grown = await grownFiles(earlier.input, identity.input);
   const inputProblems = inputChanges(earlier.input, identity.input, new Set(grown.map((file) => file.path)));
   const chainChanges = identityChanges(earlier, identity).filter((change) => !change.startsWith(INPUT_CHANGE_MARK));
-  if (inputProblems.length > 0 || (chainChanges.length > 0 && options.rerun !== true)) {
-    const changes = [...chainChanges, ...inputProblems];
-    const rerunNote = chainChanges.length > 0 && inputProblems.length === 0 ? " (with the response cache on, that is a rerun of the changed nodes: drop --no-cache)" : "";
+  // Another chain's run (a mistyped OUTDIR) is never discarded for a rerun: only a changed version of the same chain.
+  const sameChain = earlier.chain === identity.chain;
+  if (inputProblems.length > 0 || (chainChanges.length > 0 && (options.rerun !== true || !sameChain))) {
+    const changes = [...(sameChain || chainChanges.length === 0 ? [] : [`the OUTDIR holds a run of the chain \`${earlier.chain}\`, this is \`${identity.chain}\``]), ...chainChanges, ...inputProblems];
+    const rerunNote = chainChanges.length > 0 && inputProblems.length === 0 && sameChain && options.rerun !== true ? " (with the response cache on, that is a rerun of the changed nodes: drop --no-cache)" : "";
     throw new ChainetteError(
       "RUN_CHANGED",
       `the OUTDIR holds a run whose results this run cannot reuse:\n${changes.map((change) => `  - ${change}`).join("\n")}\nRun with --fresh to discard it, or pick another OUTDIR${rerunNote}.`,

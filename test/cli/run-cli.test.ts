@@ -72,7 +72,7 @@ describe("chainette-stream run", () => {
     expect(inspect.stdout).toContain("qa INPUT_ROW: 1");
   });
 
-  it("resumes a finished run without sending a request, and refuses a changed chain unless --fresh", async () => {
+  it("resumes a finished run without sending a request, and refuses a changed chain (with --no-cache) unless --fresh", async () => {
     const input = join(work, "small.jsonl");
     writeFileSync(input, questionLines(20));
     const out = join(work, "out-resume");
@@ -84,11 +84,12 @@ describe("chainette-stream run", () => {
     expect(chatRequests(simulator)).toBe(before);
     expect(readShards(out, "qa")).toHaveLength(20);
 
-    const changed = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet"], { env: { ...env, QA_PROMPT: "Q: {{text}}" } });
+    const changed = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet", "--no-cache"], { env: { ...env, QA_PROMPT: "Q: {{text}}" } });
     expect(changed.code).toBe(2);
     expect(changed.stderr).toContain("node `qa` changed");
     expect(changed.stderr).toContain("--fresh");
-    writeFileSync(input, questionLines(21));
+    // Rows appended are run (docs/cache.md); an edited row is refused.
+    writeFileSync(input, questionLines(20).replace("Question number 3:", "Question number X:"));
     const grown = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet"], { env });
     expect(grown.code).toBe(2);
     expect(grown.stderr).toContain(`the input ${input} changed`);

@@ -108,8 +108,8 @@ describe("a ledger that cannot account for the shards", () => {
     unlinkSync(join(out, "ledger.sqlite-wal"));
     const before = outputs(out);
 
-    // Another chain may not take the OUTDIR for a new run of its own.
-    const changed = await runCli(args(out), { env: { GATE_NODE: "renamed" } });
+    // Another chain may not take the OUTDIR for a new run of its own (without a response cache, which would make it a rerun).
+    const changed = await runCli([...args(out), "--no-cache"], { env: { GATE_NODE: "renamed" } });
     expectRefusal(changed, "RUN_CHANGED", 2);
     expect(changed.stderr).toContain("node `renamed` is new");
     expect(outputs(out)).toEqual(before);

@@ -62,14 +62,14 @@ describe("what a resume refuses", () => {
     expect((await run(input, out, ["--limit", "10"])).code).toBe(0);
 
     const otherModel = enginesYaml("other-model.yml", { backend: "vllm_api", model: "other-model", endpoint: `${other.url}/v1` });
-    const switched = await run(input, out, ["--limit", "30", "--engines", otherModel]);
+    const switched = await run(input, out, ["--limit", "30", "--engines", otherModel, "--no-cache"]);
     expect(switched.code).toBe(2);
     expect(switched.stderr).toContain("engine `sim` model changed from sim-model to other-model");
     expect(chatRequests(other)).toBe(0);
 
     const otherBackend = enginesYaml("other-backend.yml", { backend: "openai_compatible", model: "sim-model", endpoint: `${simulator.url}/v1` });
     const before = chatRequests(simulator);
-    const rebacked = await run(input, out, ["--limit", "30", "--engines", otherBackend]);
+    const rebacked = await run(input, out, ["--limit", "30", "--engines", otherBackend, "--no-cache"]);
     expect(rebacked.code).toBe(2);
     expect(rebacked.stderr).toContain("engine `sim` backend changed from vllm_api to openai_compatible");
     expect(chatRequests(simulator)).toBe(before);
@@ -92,7 +92,7 @@ describe("what a resume refuses", () => {
     expect(rootsDone(out)).toHaveLength(20);
   });
 
-  it("refuses an input whose bytes changed: a same-size edit in the middle (mtime put back), appended rows", async () => {
+  it("refuses an input whose bytes changed: a same-size edit in the middle (mtime put back), a file cut short", async () => {
     const input = join(work, "edited.jsonl");
     // ~200 KB: the edit sits well away from the first and last 64 KB.
     writeFileSync(input, questionLines(3000));
@@ -111,10 +111,12 @@ describe("what a resume refuses", () => {
     expect(edited.code).toBe(2);
     expect(edited.stderr).toContain(`the input ${input} changed (same size, different content)`);
 
-    writeFileSync(input, text + questionLines(1, 3000));
-    const grown = await run(input, out, ["--limit", "10"]);
-    expect(grown.code).toBe(2);
-    expect(grown.stderr).toContain(`the input ${input} changed (${size} bytes then, ${size + questionLines(1, 3000).length} now)`);
+    // Rows appended would run (docs/cache.md); a file cut short is refused.
+    const shrunk = text.slice(0, text.lastIndexOf("\n", text.length - 2) + 1);
+    writeFileSync(input, shrunk);
+    const cut = await run(input, out, ["--limit", "10"]);
+    expect(cut.code).toBe(2);
+    expect(cut.stderr).toContain(`the input ${input} changed (${size} bytes then, ${shrunk.length} now)`);
   });
 });
 
@@ -193,7 +195,7 @@ describe("what a resume accepts", () => {
 
     // Still a guard: from the upgraded identity on, a changed model is refused.
     const otherModel = enginesYaml("legacy-other.yml", { backend: "vllm_api", model: "other-model", endpoint: `${other.url}/v1` });
-    const switched = await run(named, out, ["--limit", "30", "--engines", otherModel]);
+    const switched = await run(named, out, ["--limit", "30", "--engines", otherModel, "--no-cache"]);
     expect(switched.code).toBe(2);
     expect(switched.stderr).toContain("engine `sim` model changed from sim-model to other-model");
   });

@@ -55,7 +55,8 @@ describe("--write-filtered", () => {
     for (const root of filteredRoots) expect(finished.has(String(root))).toBe(false);
 
     const shardsBefore = readdirSync(join(out, "filtered")).sort();
-    const off = await runCli(args(out, []), { env });
+    // Refused without a response cache (with one, a rerun: docs/cache.md).
+    const off = await runCli([...args(out, []), "--no-cache"], { env });
     expect(off.code).toBe(2);
     expect(off.stderr).toContain("--write-filtered is off now and was on");
     expect(readdirSync(join(out, "filtered")).sort()).toEqual(shardsBefore);
@@ -63,7 +64,7 @@ describe("--write-filtered", () => {
     const without = join(work, "without");
     expect((await runCli(args(without, []), { env })).code).toBe(0);
     expect(readdirSync(without)).not.toContain("filtered");
-    const on = await runCli(args(without), { env });
+    const on = await runCli([...args(without), "--no-cache"], { env });
     expect(on.code).toBe(2);
     expect(on.stderr).toContain("--write-filtered is on now and was off");
   }, 60_000);

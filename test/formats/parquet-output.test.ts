@@ -98,7 +98,7 @@ describe("--format parquet", () => {
     expect(folderFiles(out, "judge")).toEqual(["000.parquet", "001.parquet", "002.parquet", "003.parquet"]);
     expect(folderFiles(out, "judge").map((name) => statSync(join(out, "judge", name)).size)).toEqual(sizes);
 
-    const other = await runCli(["run", typedChain, "-i", hfFixtures, "-o", out, "--quiet"], { env });
+    const other = await runCli(["run", typedChain, "-i", hfFixtures, "-o", out, "--quiet", "--no-cache"], { env });
     expect(other.code).toBe(2);
     expect(other.stderr).toContain("the output format changed from parquet to jsonl");
   });
