@@ -1,5 +1,7 @@
 /**
- * The response cache (docs/cache.md), in one run of this script against one simulator process:
+ * The response cache (docs/cache.md), in one run of this script:
+ *  0. its overhead at a server's capacity: the LLM throughput bench's setting (every request takes
+ *     200 ms, 256 at once: 1,280 req/s; 320 in flight), rows/s with the cache and with --no-cache;
  *  1. its overhead: one LLM step over N rows on an instant simulator (the client's CPU is the limit,
  *     so a per-request cost shows in full), with the cache (default) and with --no-cache, alternated,
  *     median of `repeats` each;
@@ -35,6 +37,32 @@ function measureCost(args: readonly string[], env: Record<string, string>): Cost
   const [seconds, user, sys] = (result.stderr.trim().split("\n").at(-1) ?? "").split(" ").map(Number);
   return { seconds: seconds ?? Number.NaN, cpu: (user ?? Number.NaN) + (sys ?? Number.NaN) };
 }
+
+const capacityRuns = await withSimulatorProcess(
+  { port: 0, model: "bench-model", maxNumSeqs: 256, timeScale: 1, ttftOverheadMs: 200, prefillMsPerToken: 0, interTokenLatencyMs: 0, interTokenLatencyPerRunningMs: 0 },
+  (url) => {
+    const out = join(benchData, "out-cache-capacity");
+    const run = (extra: string[]): Cost => {
+      rmSync(out, { recursive: true, force: true });
+      return measureCost(["run", join(root, "bench/chains/one-step.ts"), "-i", input, "-o", out, "--quiet", "--concurrency", "320", ...extra], { BENCH_URL: url });
+    };
+    const uncached: Cost[] = [];
+    const cached: Cost[] = [];
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      uncached.push(run(["--no-cache"]));
+      cached.push(run([]));
+    }
+    return { uncached, cached };
+  },
+);
+const capacity = 1280;
+const ratio = (costs: Cost[]): number => rows / median(costs.map((cost) => cost.seconds)) / capacity;
+console.log(`${rows} rows, simulator capacity ${capacity} req/s (200 ms x 256), 320 in flight, median of ${repeats}\n`);
+console.log(table(["one LLM step at capacity", "achieved / capacity", "CPU s"], [
+  ["--no-cache", ratio(capacityRuns.uncached).toFixed(3), median(capacityRuns.uncached.map((cost) => cost.cpu)).toFixed(2)],
+  ["cache (default)", ratio(capacityRuns.cached).toFixed(3), median(capacityRuns.cached.map((cost) => cost.cpu)).toFixed(2)],
+]));
+console.log("");
 
 await withSimulatorProcess({ port: 0, model: "bench-model", profile: "instant" }, (url) => {
   const env = { BENCH_URL: url };

@@ -6,8 +6,9 @@
  * Durability: WAL with `synchronous = NORMAL`. A SIGKILL never loses a committed transaction; a
  * power cut may lose the last ones, which only costs sending those requests again (the cache is
  * never the record of what a row produced: the ledger and shards are). Stores are queued and
- * written in one transaction per event-loop turn (or every `MAX_QUEUED` replies), so a kill loses
- * at most the replies of the turn it lands in.
+ * written in one transaction every `FLUSH_MS` (or every `MAX_QUEUED` replies), so a kill loses at
+ * most the replies of the last `FLUSH_MS`: one transaction per reply cost 15% of the client's CPU
+ * on an instant server (bench/response-cache.ts).
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -22,13 +23,19 @@ export const CACHE_FILE = "cache.sqlite";
 export const CACHE_FILES = [CACHE_FILE, `${CACHE_FILE}-wal`, `${CACHE_FILE}-shm`];
 
 const MAX_QUEUED = 512;
+const FLUSH_MS = 10;
 /** Another process writing the shared cache holds its lock for one short transaction. */
 const BUSY_TIMEOUT_MS = 10_000;
 const APPLICATION_ID = 0x63686372; // "chcr"
 
+/**
+ * A rowid table (replies append at its end) with a unique index on the key: random 32-byte keys in
+ * a WITHOUT ROWID table made each insert split pages holding whole replies, 2-2.7x slower.
+ */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS replies (
-  key BLOB PRIMARY KEY,
+  id INTEGER PRIMARY KEY,
+  key BLOB NOT NULL UNIQUE,
   text TEXT NOT NULL,
   reasoning TEXT,
   finish_reason TEXT NOT NULL,
@@ -36,7 +43,7 @@ CREATE TABLE IF NOT EXISTS replies (
   output_tokens INTEGER NOT NULL,
   requests INTEGER NOT NULL,
   created_at INTEGER NOT NULL
-) WITHOUT ROWID;`;
+);`;
 
 interface ReplyRow {
   text: string;
@@ -55,14 +62,14 @@ export class ResponseCache implements ReplyCache {
   readonly #writeBatch: (entries: readonly [Buffer, CachedReply][]) => void;
   /** Accepted replies not yet written, by key in hex (a lookup sees them too). */
   #queue = new Map<string, [Buffer, CachedReply]>();
-  #flushScheduled: NodeJS.Immediate | undefined;
+  #flushScheduled: NodeJS.Timeout | undefined;
   #closed = false;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.#db = db;
     this.#select = db.prepare("SELECT text, reasoning, finish_reason, input_tokens, output_tokens, requests FROM replies WHERE key = ?");
-    this.#insert = db.prepare("INSERT OR REPLACE INTO replies (key, text, reasoning, finish_reason, input_tokens, output_tokens, requests, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    this.#insert = db.prepare("INSERT OR IGNORE INTO replies (key, text, reasoning, finish_reason, input_tokens, output_tokens, requests, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     this.#writeBatch = db.transaction((entries: readonly [Buffer, CachedReply][]) => {
       const now = Date.now();
       for (const [key, reply] of entries) {
@@ -108,12 +115,12 @@ export class ResponseCache implements ReplyCache {
     if (this.#closed) return;
     this.#queue.set(key.toString("hex"), [key, reply]);
     if (this.#queue.size >= MAX_QUEUED) this.flush();
-    else this.#flushScheduled ??= setImmediate(() => this.flush());
+    else this.#flushScheduled ??= setTimeout(() => this.flush(), FLUSH_MS);
   }
 
   /** Writes the queued replies in one transaction. */
   flush(): void {
-    if (this.#flushScheduled !== undefined) clearImmediate(this.#flushScheduled);
+    if (this.#flushScheduled !== undefined) clearTimeout(this.#flushScheduled);
     this.#flushScheduled = undefined;
     if (this.#queue.size === 0 || this.#closed) return;
     const entries = [...this.#queue.values()];

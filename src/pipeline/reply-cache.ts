@@ -9,7 +9,7 @@
  * row keeps its own sample, and a rerun reuses it, but two rows never share one. Greedy or seeded
  * requests are keyed by the request alone, so identical requests share one reply.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import type { StepPlan } from "../core/plan.js";
 import type { ChatMessage, EngineConfig } from "../engines/engine.js";
 
@@ -26,7 +26,7 @@ export interface CachedReply {
 
 export interface ReplyCache {
   lookup(key: Buffer): CachedReply | undefined;
-  /** Records an accepted reply; durable within one event-loop turn (writes are batched). */
+  /** Records an accepted reply; written within a few milliseconds (writes are batched). */
   store(key: Buffer, reply: CachedReply): void;
 }
 
@@ -38,7 +38,8 @@ const ENGINE_FIELDS = ["backend", "model", "dtype", "enableReasoning", "reasonin
 
 /** Builds keys for one step: the parts every row shares are serialized once. */
 export class ReplyKeys {
-  readonly #prefix: string;
+  /** A hash fed with the parts every row shares, copied for each key. */
+  readonly #prefix: Hash;
   readonly #perRow: boolean;
 
   constructor(plan: StepPlan, engine: EngineConfig) {
@@ -46,13 +47,14 @@ export class ReplyKeys {
     const engineFields: Record<string, unknown> = {};
     for (const field of ENGINE_FIELDS) if (engine[field] !== undefined) engineFields[field] = engine[field];
     this.#perRow = !isReproducible(sampling.temperature, sampling.seed ?? sampling.extra?.seed);
-    this.#prefix = canonicalJson({
+    const shared = canonicalJson({
       v: KEY_VERSION,
       engine: engineFields,
       schema: plan.outputSchema ?? {},
       sampling,
       ...(this.#perRow ? { step: plan.id } : {}),
     });
+    this.#prefix = createHash("sha256").update(shared).update("\n");
   }
 
   /** Whether keys of this step include the row id (sampling that is not reproducible). */
@@ -61,7 +63,7 @@ export class ReplyKeys {
   }
 
   key(messages: readonly ChatMessage[], rowId: string): Buffer {
-    const hash = createHash("sha256").update(this.#prefix).update("\n");
+    const hash = this.#prefix.copy();
     // Messages are built here with a fixed key order: JSON.stringify is already canonical for them.
     hash.update(JSON.stringify(messages.map((message) => [message.role, message.content])));
     if (this.#perRow) hash.update("\n").update(rowId);
