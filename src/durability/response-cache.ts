@@ -24,6 +24,8 @@ export const CACHE_FILES = [CACHE_FILE, `${CACHE_FILE}-wal`, `${CACHE_FILE}-shm`
 
 const MAX_QUEUED = 512;
 const FLUSH_MS = 10;
+/** About 40 MB of key prefixes; a larger first run queries for every lookup instead. */
+const MAX_SEEN = 2_000_000;
 /** Another process writing the shared cache holds its lock for one short transaction. */
 const BUSY_TIMEOUT_MS = 10_000;
 const APPLICATION_ID = 0x63686372; // "chcr"
@@ -63,11 +65,18 @@ export class ResponseCache implements ReplyCache {
   /** Accepted replies not yet written, by key in hex (a lookup sees them too). */
   #queue = new Map<string, [Buffer, CachedReply]>();
   #flushScheduled: NodeJS.Timeout | undefined;
+  /**
+   * When the cache was empty at open (a first run): the first 48 bits of every key stored since, so
+   * a lookup of any other key answers "miss" without a query. Entries another process adds meanwhile
+   * are missed, which only costs their requests. Dropped (back to querying) past `MAX_SEEN` keys.
+   */
+  #seen: Set<number> | undefined;
   #closed = false;
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
     this.#db = db;
+    if (db.prepare("SELECT EXISTS (SELECT 1 FROM replies)").pluck().get() === 0) this.#seen = new Set();
     this.#select = db.prepare("SELECT text, reasoning, finish_reason, input_tokens, output_tokens, requests FROM replies WHERE key = ?");
     this.#insert = db.prepare("INSERT OR IGNORE INTO replies (key, text, reasoning, finish_reason, input_tokens, output_tokens, requests, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     this.#writeBatch = db.transaction((entries: readonly [Buffer, CachedReply][]) => {
@@ -104,6 +113,7 @@ export class ResponseCache implements ReplyCache {
   }
 
   lookup(key: Buffer): CachedReply | undefined {
+    if (this.#seen !== undefined && !this.#seen.has(key.readUIntBE(0, 6))) return undefined;
     const queued = this.#queue.get(key.toString("hex"));
     if (queued !== undefined) return queued[1];
     const row = this.#select.get(key);
@@ -113,6 +123,10 @@ export class ResponseCache implements ReplyCache {
 
   store(key: Buffer, reply: CachedReply): void {
     if (this.#closed) return;
+    if (this.#seen !== undefined) {
+      this.#seen.add(key.readUIntBE(0, 6));
+      if (this.#seen.size > MAX_SEEN) this.#seen = undefined;
+    }
     this.#queue.set(key.toString("hex"), [key, reply]);
     if (this.#queue.size >= MAX_QUEUED) this.flush();
     else this.#flushScheduled ??= setTimeout(() => this.flush(), FLUSH_MS);

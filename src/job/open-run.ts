@@ -148,11 +148,12 @@ function prepareOutDir(outDir: string, plan: ChainPlan, fresh: boolean): void {
       if (isChainetteError(error, "LEDGER_FOREIGN")) throw error;
     }
   }
+  // A rerun's discard a kill interrupted is finished first, whatever this run is (its marker names
+  // the earlier chain's folders, which --fresh would not know).
+  finishInterruptedGeneration(outDir, RUN_FILES);
   if (fresh) {
     const owned = new Set([...FRESH_FILES, ...plan.nodes.map((node) => node.id)]);
     for (const name of readdirSync(outDir)) if (owned.has(name) || name.endsWith(".tmp")) rmSync(join(outDir, name), { recursive: true, force: true });
-  } else {
-    finishInterruptedGeneration(outDir, RUN_FILES);
   }
   checkRunFolder(outDir, plan, false);
 }

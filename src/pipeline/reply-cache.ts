@@ -9,7 +9,7 @@
  * row keeps its own sample, and a rerun reuses it, but two rows never share one. Greedy or seeded
  * requests are keyed by the request alone, so identical requests share one reply.
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 import type { StepPlan } from "../core/plan.js";
 import type { ChatMessage, EngineConfig } from "../engines/engine.js";
 
@@ -38,8 +38,8 @@ const ENGINE_FIELDS = ["backend", "model", "dtype", "enableReasoning", "reasonin
 
 /** Builds keys for one step: the parts every row shares are serialized once. */
 export class ReplyKeys {
-  /** A hash fed with the parts every row shares, copied for each key. */
-  readonly #prefix: Hash;
+  /** The digest of the parts every row shares, hashed again with each request's own parts. */
+  readonly #prefix: string;
   readonly #perRow: boolean;
 
   constructor(plan: StepPlan, engine: EngineConfig) {
@@ -54,7 +54,7 @@ export class ReplyKeys {
       sampling,
       ...(this.#perRow ? { step: plan.id } : {}),
     });
-    this.#prefix = createHash("sha256").update(shared).update("\n");
+    this.#prefix = `${createHash("sha256").update(shared).digest("hex")}\n`;
   }
 
   /** Whether keys of this step include the row id (sampling that is not reproducible). */
@@ -63,11 +63,10 @@ export class ReplyKeys {
   }
 
   key(messages: readonly ChatMessage[], rowId: string): Buffer {
-    const hash = this.#prefix.copy();
     // Messages are built here with a fixed key order: JSON.stringify is already canonical for them.
-    hash.update(JSON.stringify(messages.map((message) => [message.role, message.content])));
-    if (this.#perRow) hash.update("\n").update(rowId);
-    return hash.digest();
+    // One native call (crypto.hash): three (update, update, digest) cost twice as much per request.
+    const text = `${this.#prefix}${JSON.stringify(messages.map((message) => [message.role, message.content]))}${this.#perRow ? `\n${rowId}` : ""}`;
+    return hash("sha256", text, "buffer");
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * What a kill costs with the response cache (docs/cache.md): every accepted reply is stored within
- * an event-loop turn of its arrival, so after a SIGKILL the resume takes the answered but
- * uncommitted rows' replies from the cache, and re-sends at most the requests that were in flight
- * (at most the engine's concurrency). Commits are 10 s apart here, so no session commits before its
+ * 10 ms of its arrival, so after a SIGKILL the resume takes the answered but uncommitted rows'
+ * replies from the cache, and re-sends about the requests that were in flight (here at most the
+ * engine's concurrency per kill). Commits are 10 s apart here, so no session commits before its
  * kill: without the cache, each kill would re-send every request its session had answered.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
