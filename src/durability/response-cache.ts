@@ -6,9 +6,10 @@
  * Durability: WAL with `synchronous = NORMAL`. A SIGKILL never loses a committed transaction; a
  * power cut may lose the last ones, which only costs sending those requests again (the cache is
  * never the record of what a row produced: the ledger and shards are). Stores are queued and
- * written in one transaction every `FLUSH_MS` (or every `MAX_QUEUED` replies), so a kill loses at
- * most the replies of the last `FLUSH_MS`: one transaction per reply cost 15% of the client's CPU
- * on an instant server (bench/response-cache.ts).
+ * written in one transaction at the end of the event-loop turn their replies arrived in (or every
+ * `MAX_QUEUED` replies), so a kill loses at most that turn's replies. The batching adapts to load:
+ * a busy loop handles many replies a turn, an idle one can afford a transaction per reply. (A 10 ms
+ * timer instead let a kill lose more replies than were in flight: cache-crash-cost.test.ts.)
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -23,7 +24,6 @@ export const CACHE_FILE = "cache.sqlite";
 export const CACHE_FILES = [CACHE_FILE, `${CACHE_FILE}-wal`, `${CACHE_FILE}-shm`];
 
 const MAX_QUEUED = 512;
-const FLUSH_MS = 10;
 /** About 40 MB of key prefixes; a larger first run queries for every lookup instead. */
 const MAX_SEEN = 2_000_000;
 /** Another process writing the shared cache holds its lock for one short transaction. */
@@ -64,7 +64,7 @@ export class ResponseCache implements ReplyCache {
   readonly #writeBatch: (entries: readonly [Buffer, CachedReply][]) => void;
   /** Accepted replies not yet written, by key in hex (a lookup sees them too). */
   #queue = new Map<string, [Buffer, CachedReply]>();
-  #flushScheduled: NodeJS.Timeout | undefined;
+  #flushScheduled: NodeJS.Immediate | undefined;
   /**
    * When the cache was empty at open (a first run): the first 48 bits of every key stored since, so
    * a lookup of any other key answers "miss" without a query. Entries another process adds meanwhile
@@ -129,12 +129,12 @@ export class ResponseCache implements ReplyCache {
     }
     this.#queue.set(key.toString("hex"), [key, reply]);
     if (this.#queue.size >= MAX_QUEUED) this.flush();
-    else this.#flushScheduled ??= setTimeout(() => this.flush(), FLUSH_MS);
+    else this.#flushScheduled ??= setImmediate(() => this.flush());
   }
 
   /** Writes the queued replies in one transaction. */
   flush(): void {
-    if (this.#flushScheduled !== undefined) clearTimeout(this.#flushScheduled);
+    if (this.#flushScheduled !== undefined) clearImmediate(this.#flushScheduled);
     this.#flushScheduled = undefined;
     if (this.#queue.size === 0 || this.#closed) return;
     const entries = [...this.#queue.values()];

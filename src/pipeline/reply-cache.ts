@@ -26,7 +26,7 @@ export interface CachedReply {
 
 export interface ReplyCache {
   lookup(key: Buffer): CachedReply | undefined;
-  /** Records an accepted reply; written within a few milliseconds (writes are batched). */
+  /** Records an accepted reply; written at the end of this event-loop turn (writes are batched). */
   store(key: Buffer, reply: CachedReply): void;
 }
 

@@ -1,6 +1,6 @@
 /**
- * What a kill costs with the response cache (docs/cache.md): every accepted reply is stored within
- * 10 ms of its arrival, so after a SIGKILL the resume takes the answered but uncommitted rows'
+ * What a kill costs with the response cache (docs/cache.md): every accepted reply is stored at the
+ * end of the event-loop turn it arrived in, so after a SIGKILL the resume takes the answered but uncommitted rows'
  * replies from the cache, and re-sends about the requests that were in flight (here at most the
  * engine's concurrency per kill). Commits are 10 s apart here, so no session commits before its
  * kill: without the cache, each kill would re-send every request its session had answered.
