@@ -16,28 +16,35 @@ import { checkExactlyOnce } from "../helpers/exactly-once.js";
 const chainFile = "test/fixtures/chains/three-step-chain.ts";
 const nodes = ["outline", "draft", "length", "polish"];
 const rows = 40;
-let simulator: Simulator;
 let work: string;
 let input: string;
+const simulators: Simulator[] = [];
 
-beforeAll(async () => {
-  simulator = await startSimulator({ port: 0, profile: "instant", model: "sim-model" });
+beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "response-cache-"));
   input = join(work, "questions.jsonl");
   writeFileSync(input, questionLines(rows));
 });
 afterAll(async () => {
-  await simulator.close();
+  await Promise.all(simulators.map((simulator) => simulator.close()));
   rmSync(work, { recursive: true, force: true });
 });
 
-const chatRequests = (): number => simulator.stats().requests["/v1/chat/completions"] ?? 0;
+type Run = (out: string, extra?: readonly string[], env?: Record<string, string>, source?: string) => Promise<CliResult & { requests: number }>;
 
-/** Runs the chain and returns its result with the chat requests it sent. */
-async function run(out: string, extra: readonly string[] = [], env: Record<string, string> = {}, source = input): Promise<CliResult & { requests: number }> {
-  const before = chatRequests();
-  const result = await runCli(["run", chainFile, "-i", source, "-o", out, "--quiet", ...extra], { env: { SIM_URL: simulator.url, ...env } });
-  return { ...result, requests: chatRequests() - before };
+/**
+ * A simulator of the test's own (the tests run side by side, each counting its requests), and a
+ * function that runs the chain against it and returns the result with the chat requests it sent.
+ */
+async function runner(): Promise<Run> {
+  const simulator = await startSimulator({ port: 0, profile: "instant", model: "sim-model" });
+  simulators.push(simulator);
+  const chatRequests = (): number => simulator.stats().requests["/v1/chat/completions"] ?? 0;
+  return async (out, extra = [], env = {}, source = input) => {
+    const before = chatRequests();
+    const result = await runCli(["run", chainFile, "-i", source, "-o", out, "--quiet", ...extra], { env: { SIM_URL: simulator.url, ...env } });
+    return { ...result, requests: chatRequests() - before };
+  };
 }
 
 function expectOk(result: CliResult, what: string): void {
@@ -53,8 +60,9 @@ function summary(out: string): { cache: { hits: number; requests_saved: number; 
   return JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as ReturnType<typeof summary>;
 }
 
-describe("a rerun after a chain change", () => {
+describe.concurrent("a rerun after a chain change", () => {
   it("sends only the changed last step's requests, keeps the others' outputs, then adds and removes a step", async () => {
+    const run = await runner();
     const out = join(work, "last-step");
     const first = await run(out);
     expectOk(first, "first run");
@@ -95,6 +103,7 @@ describe("a rerun after a chain change", () => {
   });
 
   it("recomputes everything when the first step changes", async () => {
+    const run = await runner();
     const out = join(work, "first-step");
     expectOk(await run(out), "first run");
     const before = outputs(out, "outline");
@@ -112,6 +121,7 @@ describe("a rerun after a chain change", () => {
   });
 
   it("is refused with --no-cache, and --fresh empties OUTDIR's cache but never a shared one", async () => {
+    const run = await runner();
     const out = join(work, "no-cache");
     expectOk(await run(out), "first run");
     const refused = await run(out, ["--no-cache"], { STEP3_PROMPT: "Shine: {{draft.draft}}" });
@@ -135,6 +145,7 @@ describe("a rerun after a chain change", () => {
   });
 
   it("keeps each row's own sample with temperature > 0 and no seed", async () => {
+    const run = await runner();
     const sampled = join(work, "sampled.jsonl");
     // The same question twice: greedy steps share one reply, sampled ones keep one per row.
     writeFileSync(sampled, questionLines(1) + questionLines(1));
@@ -148,6 +159,7 @@ describe("a rerun after a chain change", () => {
   });
 
   it("runs every failed row again with --retry-errors after an apply is fixed, from the cache", async () => {
+    const run = await runner();
     const out = join(work, "apply-fix");
     const broken = await run(out, [], { LENGTH_BROKEN: "1" });
     expectOk(broken, "run with a broken apply");
@@ -162,8 +174,9 @@ describe("a rerun after a chain change", () => {
   });
 });
 
-describe("an input that grew", () => {
+describe.concurrent("an input that grew", () => {
   it("runs only the appended rows and keeps the earlier results", async () => {
+    const run = await runner();
     const grown = join(work, "grown.jsonl");
     writeFileSync(grown, questionLines(20));
     const out = join(work, "grown");
@@ -181,6 +194,7 @@ describe("an input that grew", () => {
   });
 
   it("refuses a changed last line or changed bytes, naming the file", async () => {
+    const run = await runner();
     const cut = join(work, "cut.jsonl");
     writeFileSync(cut, questionLines(5).trimEnd());
     const out = join(work, "cut");
