@@ -13,6 +13,7 @@ import { redactUrls } from "../engines/redact-urls.js";
 import { ChainetteError, isChainetteError } from "../errors.js";
 import { openSource } from "../io/open-source.js";
 import type { InputFingerprint, Source } from "../io/source.js";
+import { openShardSource, type ShardMeta } from "./shard-input.js";
 import type { RunJobOptions } from "./run-job.js";
 import { checkRunIdentity, runIdentity, type RunIdentity } from "./run-identity.js";
 
@@ -24,6 +25,8 @@ export interface OpenRun {
   format: "jsonl" | "parquet";
   lock: OutDirLock;
   ledger: Ledger;
+  /** `--shard`: the part of the input this run folder runs (its row_ids keep their place in the whole input). */
+  shard?: ShardMeta;
   /** The command line with credentials in URLs redacted, and whether anything was. */
   invocation: string[];
   redacted: boolean;
@@ -43,8 +46,9 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
   if (writeFiltered && plan.nodes.some((node) => node.id === "filtered")) {
     throw new ChainetteError("USAGE", "--write-filtered writes the folder `filtered/`, which is also a node's id here; rename the node `filtered`");
   }
-  const source = await openSource(options.input, options.source ?? {});
-  const inputFingerprint = await source.fingerprint();
+  if (options.shard !== undefined && options.source?.limit !== undefined) throw new ChainetteError("USAGE", "--limit and --shard do not go together: a shard runs its whole part of the input");
+  const whole = await openSource(options.input, options.source ?? {});
+  const inputFingerprint = await whole.fingerprint();
   const format = options.format ?? "jsonl";
   const invocation = options.invocation.map(redactUrls);
   const redacted = invocation.some((part, position) => part !== options.invocation[position]);
@@ -59,12 +63,14 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
       // A ledger with no identity is a new run's, unless shards are already there: then it is an
       // emptied, truncated or replaced ledger, and recovery would delete rows it cannot account for.
       if (ledger.getMeta<RunIdentity>("identity") === undefined) refuseOrphanShards(ledger, options.outDir, outputFolders(plan, writeFiltered));
-      await checkRunIdentity(ledger, runIdentity(plan, inputFingerprint, format, options.engines, writeFiltered));
+      await checkRunIdentity(ledger, runIdentity(plan, inputFingerprint, format, options.engines, writeFiltered, options.shard));
+      if (options.shard === undefined) return { plan, source: whole, inputFingerprint, format, lock, ledger, invocation, redacted };
+      const { source, meta } = await openShardSource(whole, inputFingerprint, options.shard, ledger, options.shard.jobDir);
+      return { plan, source, inputFingerprint, format, lock, ledger, shard: meta, invocation, redacted };
     } catch (error) {
       ledger.close();
       throw error;
     }
-    return { plan, source, inputFingerprint, format, lock, ledger, invocation, redacted };
   } catch (error) {
     lock.release();
     throw error;

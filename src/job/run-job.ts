@@ -17,6 +17,7 @@ import { openRun } from "./open-run.js";
 import { recoverRun } from "./recover-run.js";
 import { RunControl } from "./run-control.js";
 import { sessionReason } from "./session-reason.js";
+import type { ShardSpec } from "./shard-spec.js";
 import type { RunSummary } from "./summary.js";
 
 export interface RunJobOptions {
@@ -57,6 +58,12 @@ export interface RunJobOptions {
   /** Discard an earlier run in OUTDIR. @default false */
   fresh?: boolean;
   source?: OpenSourceOptions;
+  /**
+   * `--shard I/N`: run part `index` of `count` of the input, keeping global row_ids; `outDir` is
+   * then the shard's own run folder, and `jobDir` the job's OUTDIR (where the shards share their
+   * row counts). See docs/scale-out.md.
+   */
+  shard?: ShardSpec & { jobDir: string };
   maxErrorRate?: number;
   /**
    * The circuit breaker: stop (resumably, `CIRCUIT_OPEN`) when more than `rate` of the last
