@@ -24,6 +24,8 @@ export interface ShardMeta extends ShardSpec {
   /** JSONL: the shard's lines start in `[byteStart, byteEnd)`. */
   byteStart?: number;
   byteEnd?: number;
+  /** Parquet and Arrow: rows in the whole input (from the metadata), which the shards must cover. */
+  inputRows?: number;
 }
 
 export const SHARD_META = "shard";
@@ -43,7 +45,7 @@ export async function openShardSource(base: Source, input: InputFingerprint, sha
 
 async function splitInput(base: Source, input: InputFingerprint, shard: ShardSpec, countsDir: string): Promise<ShardMeta> {
   const units = base.rowUnits?.();
-  if (units !== undefined) return { ...shard, ...unitRange(units, shard) };
+  if (units !== undefined) return { ...shard, ...unitRange(units, shard), inputRows: units.reduce((sum, rows) => sum + rows, 0) };
   const file = input.files[0];
   if (input.format !== "jsonl" || input.files.length !== 1 || file === undefined) {
     throw new ChainetteError(
