@@ -29,8 +29,6 @@ export const CRASH_POINTS = [
   "recovery-truncated",
   /** `graph.json` (first pass) or `summary.json` (last pass): the temporary file is written, not renamed. */
   "json-temp-written",
-  /** `merge`: the first merged folder is renamed into OUTDIR, the others are not yet. */
-  "merge-swapped",
 ] as const;
 
 export type CrashPointName = (typeof CRASH_POINTS)[number];
