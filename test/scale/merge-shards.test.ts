@@ -1,0 +1,147 @@
+/**
+ * A job run as shards through the real CLI, then `merge`: merge refuses, naming the shard, while one
+ * is missing, running or killed, or of another job or split; two tasks given one index cannot both
+ * write; `inspect` reports across the shards while they run; and the merged OUTDIR holds every row
+ * once, in global order, like a one-machine run, also when merge is run again after a merge that
+ * was cut short. The gate chain holds a shard alive for as long as a test needs, with nothing timed.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readShards, runCli, startCli } from "../helpers/cli.js";
+import { gatedRuns } from "../helpers/gated-runs.js";
+import { waitFor } from "../helpers/wait-for.js";
+
+const rows = 120;
+const workspace = gatedRuns("shards-", rows);
+const { gated } = workspace;
+
+const shardArgs = (out: string, shard: string, ...extra: string[]): string[] => [...workspace.args(out), "--shard", shard, "--max-lines-per-file", "16", ...extra];
+
+/** Every file under these folders of OUTDIR with its bytes, by relative path. */
+function snapshot(outDir: string, entries: readonly string[]): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const entry of entries) {
+    const path = join(outDir, entry);
+    if (!existsSync(path)) continue;
+    const names = entry.endsWith(".json") ? [""] : readdirSync(path);
+    for (const name of names) {
+      const file = name === "" ? path : join(path, name);
+      const text = readFileSync(file, "utf8");
+      files.set(name === "" ? entry : `${entry}/${name}`, entry === "summary.json" ? text.replace(/"updated_at": "[^"]*"/, "") : text);
+    }
+  }
+  return files;
+}
+
+describe("sharded runs and merge", () => {
+  it("refuses to merge until every shard is complete, keeps one index to one task, and merges every row once in order", async () => {
+    const out = join(workspace.work, "job");
+    for (const shard of ["0/3", "2/3"]) {
+      const result = await runCli(shardArgs(out, shard));
+      expect(result.code, result.stderr).toBe(0);
+    }
+    const missing = await runCli(["merge", out]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("SHARDS_INCOMPLETE");
+    expect(missing.stderr).toContain("shard 1/3 is missing");
+    expect(missing.stderr).toContain("--shard 1/3");
+
+    // Shard 1/3 holds rows 42..81 (its bytes start at 1090/3, on row 42's line): the gate holds
+    // those from 52 on, so the task stays alive.
+    const gate = join(workspace.work, "gate");
+    const held = startCli(shardArgs(out, "1/3"), { env: { GATE_FILE: gate, GATE_FROM: "52" } });
+    gated.push(held.child);
+    const shardFolder = join(out, "shards", "00001-of-00003");
+    await waitFor(() => readShards(shardFolder, "flattened").length === 10, "shard 1/3's rows below the gate");
+
+    const twin = await runCli(shardArgs(out, "1/3"));
+    expect(twin.code, "a second task with the same index got in").toBe(2);
+    expect(twin.stderr).toContain("OUTDIR_LOCKED");
+    expect(twin.stderr).toContain(`pid ${held.child.pid}`);
+
+    const live = await runCli(["inspect", out]);
+    expect(live.code, live.stderr).toBe(0);
+    expect(live.stdout).toContain("3 shard(s), 2 complete");
+    expect(live.stdout).toMatch(new RegExp(`1/3 running: 10 of 40 rows .*running as pid ${held.child.pid}`));
+    expect(live.stdout).toContain("total: 90 of 120 rows done");
+    const running = await runCli(["merge", out]);
+    expect(running.stderr).toContain("shard 1/3 is running");
+
+    held.child.kill("SIGKILL");
+    await held.done;
+    const killed = await runCli(["merge", out]);
+    expect(killed.stderr).toContain("shard 1/3 is not complete: it did not finish (killed or still running)");
+    expect(existsSync(join(out, "flattened")), "a refused merge wrote flattened/").toBe(false);
+
+    // The scheduler requeues the task: the same index resumes from its ledger.
+    const requeued = await runCli(shardArgs(out, "1/3"));
+    expect(requeued.code, requeued.stderr).toBe(0);
+    const merged = await runCli(["merge", out]);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(merged.stdout).toContain("merged 3 shard(s)");
+
+    const flattened = readShards(out, "flattened");
+    expect(flattened.map((record) => record.row_id), "every row once, in global order").toEqual(Array.from({ length: rows }, (_, n) => String(n)));
+    expect(flattened.every((record) => record.n === Number(record.row_id))).toBe(true);
+    expect(readShards(out, "pass").map((record) => record.row_id)).toEqual(Array.from({ length: rows }, (_, n) => String(n)));
+    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { complete: boolean; rows: { in: number; ok: number }; shards: number; nodes: Record<string, { ok: number }> };
+    expect(summary).toMatchObject({ complete: true, rows: { in: rows, ok: rows }, shards: 3, nodes: { pass: { ok: rows } } });
+
+    // The same records as one machine's run of the whole input.
+    const single = join(workspace.work, "single");
+    expect((await runCli([...workspace.args(single), "--max-lines-per-file", "16"])).code).toBe(0);
+    for (const folder of ["flattened", "pass"]) expect(readShards(out, folder)).toEqual(readShards(single, folder));
+
+    // Merging again, and after a merge cut short (no summary.json, a folder not renamed in, staging left), gives the same OUTDIR.
+    const entries = ["flattened", "pass", "errors", "graph.json", "summary.json"];
+    const first = snapshot(out, entries);
+    expect((await runCli(["merge", out])).code).toBe(0);
+    expect(snapshot(out, entries)).toEqual(first);
+    rmSync(join(out, "summary.json"));
+    rmSync(join(out, "pass"), { recursive: true });
+    mkdirSync(join(out, ".merge", "flattened"), { recursive: true });
+    writeFileSync(join(out, ".merge", "flattened", "00000-000000.jsonl"), "torn");
+    const again = await runCli(["merge", out]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(snapshot(out, entries)).toEqual(first);
+    expect(existsSync(join(out, ".merge"))).toBe(false);
+
+    const after = await runCli(["inspect", out]);
+    expect(after.stdout).toContain("3 shard(s), 3 complete, merged");
+  });
+
+  it("refuses shards of another job or another split, naming them", async () => {
+    const out = join(workspace.work, "mixed");
+    expect((await runCli(shardArgs(out, "0/2"))).code).toBe(0);
+    // The same shard count and input, but the chain's node renamed: another job.
+    const other = await runCli(shardArgs(out, "1/2"), { env: { GATE_NODE: "renamed" } });
+    expect(other.code, other.stderr).toBe(0);
+    const refused = await runCli(["merge", out]);
+    expect(refused.stderr).toContain("shard 1/2 is not of the same job as shard 0/2");
+    expect(refused.stderr).toContain("node `pass` was removed");
+
+    // A resume of a shard with another chain is refused like any run's.
+    const changed = await runCli(shardArgs(out, "1/2"));
+    expect(changed.stderr).toContain("RUN_CHANGED");
+
+    rmSync(join(out, "shards", "00001-of-00002"), { recursive: true });
+    expect((await runCli(shardArgs(out, "1/2"))).code).toBe(0);
+    expect((await runCli(shardArgs(out, "0/3"))).code).toBe(0);
+    const splits = await runCli(["merge", out]);
+    expect(splits.stderr).toContain("shards of 2 different splits (N = 2, 3)");
+  });
+
+  it("refuses --shard for an input it cannot split, and --limit with --shard", async () => {
+    const gz = join(workspace.work, "rows.jsonl.gz");
+    const { gzipSync } = await import("node:zlib");
+    writeFileSync(gz, gzipSync('{"n":1}\n'));
+    const out = join(workspace.work, "gz");
+    const result = await runCli(["run", "test/fixtures/chains/gate-chain.ts", "-i", gz, "-o", out, "--shard", "0/2", "--quiet"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--shard splits a plain .jsonl file, Parquet or Arrow input");
+    const limited = await runCli(shardArgs(join(workspace.work, "limited"), "0/2", "--limit", "5"));
+    expect(limited.code).toBe(2);
+    expect(limited.stderr).toContain("--limit and --shard do not go together");
+  });
+});
