@@ -1,7 +1,8 @@
 /**
  * `--shard I/N` and `--shard auto`: which part of the input this process runs, and where its run
  * folder lives (`OUTDIR/shards/00003-of-00016/`). `auto` reads the scheduler's environment: a Slurm
- * job array (`SLURM_ARRAY_TASK_ID` - `SLURM_ARRAY_TASK_MIN` of `SLURM_ARRAY_TASK_COUNT`) or a
+ * job array (`SLURM_ARRAY_TASK_ID` - `SLURM_ARRAY_TASK_MIN` of `SLURM_ARRAY_TASK_COUNT`; with
+ * `--shard-count N`, `SLURM_ARRAY_TASK_ID` of N, so a single index can be resubmitted) or a
  * Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, with the count from `--shard-count N` or
  * `CHAINETTE_SHARD_COUNT`, since Kubernetes does not put `completions` in the environment).
  */
@@ -54,13 +55,15 @@ export function resolveShard(value: string, env: NodeJS.ProcessEnv, countOption?
 function shardFromEnvironment(env: NodeJS.ProcessEnv, countOption: string | undefined): ShardSpec {
   const slurmId = env.SLURM_ARRAY_TASK_ID;
   if (slurmId !== undefined && slurmId !== "") {
+    const id = integer(slurmId, "SLURM_ARRAY_TASK_ID");
+    // --shard-count N: the array's indices are the shard indices, so one index can be resubmitted alone (sbatch --array=3).
+    if (countOption !== undefined) return checked(id, integer(countOption, "--shard-count"), `Slurm array task ${id} with --shard-count ${countOption}`);
     const min = env.SLURM_ARRAY_TASK_MIN;
-    const count = countOption ?? env.SLURM_ARRAY_TASK_COUNT;
+    const count = env.SLURM_ARRAY_TASK_COUNT;
     const missing = [min === undefined || min === "" ? "SLURM_ARRAY_TASK_MIN" : undefined, count === undefined || count === "" ? "SLURM_ARRAY_TASK_COUNT" : undefined].filter((name) => name !== undefined);
     if (missing.length > 0) throw new ChainetteError("USAGE", `--shard auto: SLURM_ARRAY_TASK_ID is set but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not (submit with sbatch --array, or give --shard I/N)`);
-    const id = integer(slurmId, "SLURM_ARRAY_TASK_ID");
     const first = integer(min as string, "SLURM_ARRAY_TASK_MIN");
-    const total = integer(count as string, countOption === undefined ? "SLURM_ARRAY_TASK_COUNT" : "--shard-count");
+    const total = integer(count as string, "SLURM_ARRAY_TASK_COUNT");
     // A stepped array (--array=0-15:2) has gaps: its indices do not number the shards 0..N-1.
     const max = env.SLURM_ARRAY_TASK_MAX;
     if (max !== undefined && max !== "" && integer(max, "SLURM_ARRAY_TASK_MAX") - first + 1 !== total) {

@@ -133,9 +133,12 @@ describe("--shard", () => {
     expectUsage(() => resolveShard("1/4", {}, "4"), /--shard-count goes with --shard auto/);
   });
 
-  it("auto: a Slurm array task is its index from the array's first, of the array's count", () => {
+  it("auto: a Slurm array task is its index from the array's first, of the array's count (or of --shard-count)", () => {
     const env = { SLURM_ARRAY_TASK_ID: "6", SLURM_ARRAY_TASK_MIN: "4", SLURM_ARRAY_TASK_MAX: "7", SLURM_ARRAY_TASK_COUNT: "4" };
     expect(resolveShard("auto", env)).toEqual({ index: 2, count: 4 });
+    // One index resubmitted alone (sbatch --array=3) names the count: the array index is the shard.
+    expect(resolveShard("auto", { SLURM_ARRAY_TASK_ID: "3", SLURM_ARRAY_TASK_MIN: "3", SLURM_ARRAY_TASK_MAX: "3", SLURM_ARRAY_TASK_COUNT: "1" }, "4")).toEqual({ index: 3, count: 4 });
+    expectUsage(() => resolveShard("auto", { SLURM_ARRAY_TASK_ID: "4", SLURM_ARRAY_TASK_COUNT: "1" }, "4"), /index 4 is not below the count 4/);
     expectUsage(() => resolveShard("auto", { SLURM_ARRAY_TASK_ID: "1" }), /SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_COUNT are not/);
     // --array=0-6:2 has 4 tasks over 7 indices: not one shard per index.
     expectUsage(() => resolveShard("auto", { SLURM_ARRAY_TASK_ID: "2", SLURM_ARRAY_TASK_MIN: "0", SLURM_ARRAY_TASK_MAX: "6", SLURM_ARRAY_TASK_COUNT: "4" }), /--array=0-3/);
