@@ -22,6 +22,7 @@ const INSPECT_HELP = `Usage: chainette-stream inspect OUTDIR [--json]
 
 What a run in OUTDIR did, read from its ledger without changing it (so it works while the run goes):
 rows by state, errors by type with a sample, tokens, sessions, and the command that resumes it.
+For a job run with --shard (OUTDIR/shards/), one line per shard and the totals.
 
   --json       the same as one JSON object on stdout
   -h, --help   show this help
