@@ -34,7 +34,7 @@ async function withSimulators<T>(count: number, run: (urls: string[]) => Promise
     return await run(urls);
   } finally {
     for (const child of children) child.kill("SIGTERM");
-    await Promise.all(children.map((child) => (child.exitCode === null ? once(child, "exit") : undefined)));
+    await Promise.all(children.filter((child) => child.exitCode === null).map((child) => once(child, "exit")));
   }
 }
 

@@ -7,8 +7,12 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { readShards, runCli, startCli } from "../helpers/cli.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { Ledger } from "../../src/durability/ledger.js";
+import { startSimulator, type Simulator } from "../../src/sim/index.js";
+import { questionLines, readShards, repoRoot, runCli, startCli } from "../helpers/cli.js";
+import { checkExactlyOnce } from "../helpers/exactly-once.js";
 import { gatedRuns } from "../helpers/gated-runs.js";
 import { waitFor } from "../helpers/wait-for.js";
 
@@ -17,6 +21,17 @@ const workspace = gatedRuns("shards-", rows);
 const { gated } = workspace;
 
 const shardArgs = (out: string, shard: string, ...extra: string[]): string[] => [...workspace.args(out), "--shard", shard, "--max-lines-per-file", "16", ...extra];
+
+/** Rows the ledger of a run folder has committed (0 before it exists). */
+function committedRows(folder: string): number {
+  if (!existsSync(join(folder, "ledger.sqlite"))) return 0;
+  const ledger = Ledger.open(join(folder, "ledger.sqlite"), { readonly: true });
+  try {
+    return ledger.done().count();
+  } finally {
+    ledger.close();
+  }
+}
 
 /** Every file under these folders of OUTDIR with its bytes, by relative path. */
 function snapshot(outDir: string, entries: readonly string[]): Map<string, string> {
@@ -53,7 +68,7 @@ describe("sharded runs and merge", () => {
     const held = startCli(shardArgs(out, "1/3"), { env: { GATE_FILE: gate, GATE_FROM: "52" } });
     gated.push(held.child);
     const shardFolder = join(out, "shards", "00001-of-00003");
-    await waitFor(() => readShards(shardFolder, "flattened").length === 10, "shard 1/3's rows below the gate");
+    await waitFor(() => committedRows(shardFolder) === 10, "shard 1/3's rows below the gate, committed");
 
     const twin = await runCli(shardArgs(out, "1/3"));
     expect(twin.code, "a second task with the same index got in").toBe(2);
@@ -113,9 +128,9 @@ describe("sharded runs and merge", () => {
 
   it("refuses shards of another job or another split, naming them", async () => {
     const out = join(workspace.work, "mixed");
-    expect((await runCli(shardArgs(out, "0/2"))).code).toBe(0);
-    // The same shard count and input, but the chain's node renamed: another job.
-    const other = await runCli(shardArgs(out, "1/2"), { env: { GATE_NODE: "renamed" } });
+    // The same shard count and input, but shard 1's chain has its node renamed: another job.
+    const [first, other] = await Promise.all([runCli(shardArgs(out, "0/2")), runCli(shardArgs(out, "1/2"), { env: { GATE_NODE: "renamed" } })]);
+    expect(first.code, first.stderr).toBe(0);
     expect(other.code, other.stderr).toBe(0);
     const refused = await runCli(["merge", out]);
     expect(refused.stderr).toContain("shard 1/2 is not of the same job as shard 0/2");
@@ -126,8 +141,8 @@ describe("sharded runs and merge", () => {
     expect(changed.stderr).toContain("RUN_CHANGED");
 
     rmSync(join(out, "shards", "00001-of-00002"), { recursive: true });
-    expect((await runCli(shardArgs(out, "1/2"))).code).toBe(0);
-    expect((await runCli(shardArgs(out, "0/3"))).code).toBe(0);
+    const redone = await Promise.all([runCli(shardArgs(out, "1/2")), runCli(shardArgs(out, "0/3"))]);
+    expect(redone.map((result) => result.code)).toEqual([0, 0]);
     const splits = await runCli(["merge", out]);
     expect(splits.stderr).toContain("shards of 2 different splits (N = 2, 3)");
   });
@@ -143,5 +158,47 @@ describe("sharded runs and merge", () => {
     const limited = await runCli(shardArgs(join(workspace.work, "limited"), "0/2", "--limit", "5"));
     expect(limited.code).toBe(2);
     expect(limited.stderr).toContain("--limit and --shard do not go together");
+  });
+
+  describe("the Kubernetes Indexed Job manifest", () => {
+    let simulator: Simulator | undefined;
+    afterAll(async () => simulator?.close());
+
+    interface Manifest {
+      kind: string;
+      spec: { completionMode: string; completions: number; parallelism: number; template: { spec: { containers: { command: string[]; env: { name: string; value: string }[] }[] } } };
+    }
+
+    it("is an Indexed Job whose shard count is its completions, and its command line runs the shards that merge into every row once", async () => {
+      const docs = parseAllDocuments(readFileSync(join(repoRoot, "examples/scale-out/k8s-indexed-job.yaml"), "utf8")).map((doc) => doc.toJS() as Manifest);
+      const job = docs.find((doc) => doc.kind === "Job");
+      expect(job?.spec).toMatchObject({ completionMode: "Indexed" });
+      const container = job?.spec.template.spec.containers[0];
+      const env = Object.fromEntries((container?.env ?? []).map((entry) => [entry.name, entry.value]));
+      expect(env.CHAINETTE_SHARD_COUNT, "CHAINETTE_SHARD_COUNT must equal completions").toBe(String(job?.spec.completions));
+      const command = container?.command ?? [];
+      expect(command.slice(0, 3)).toEqual(["npx", "chainette-stream", "run"]);
+      expect(command.join(" ")).toContain("--shard auto");
+
+      // The pod's command line with this machine's paths and a simulator for the vLLM Service; 3 completions instead of 16.
+      simulator = await startSimulator({ port: 0, model: "sim-model", timeScale: 0 });
+      const input = join(workspace.work, "questions.jsonl");
+      writeFileSync(input, questionLines(30));
+      const out = join(workspace.work, "k8s-out");
+      const local: Record<string, string> = { "chain.ts": "test/fixtures/chains/qa-chain.ts", "/data/input.jsonl": input, "/out": out };
+      const args = command.slice(2).map((part) => local[part] ?? part.replace("http://vllm:8000", simulator?.url ?? ""));
+      const count = 3;
+      const pods = await Promise.all(Array.from({ length: count }, (_, index) => runCli(args, { env: { JOB_COMPLETION_INDEX: String(index), CHAINETTE_SHARD_COUNT: String(count) } })));
+      for (const pod of pods) expect(pod.code, pod.stderr).toBe(0);
+      const noCount = await runCli(args, { env: { JOB_COMPLETION_INDEX: "0" } });
+      expect(noCount.code).toBe(2);
+      expect(noCount.stderr).toContain("give --shard-count N or set CHAINETTE_SHARD_COUNT");
+
+      const merged = await runCli(["merge", out]);
+      expect(merged.code, merged.stderr).toBe(0);
+      const { rootIds } = checkExactlyOnce(out, ["qa", "words", "keep", "split"]);
+      // Questions "...7: ..." are filtered by the chain's `keep`: every other row is there once.
+      expect([...rootIds].map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, n) => n).filter((n) => n % 10 !== 7));
+    });
   });
 });
