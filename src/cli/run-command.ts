@@ -171,7 +171,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       outDir,
       engines,
       events,
-      invocation: resumeInvocation(argv, RUN_OPTIONS),
+      invocation: resumeInvocation(shard === undefined ? argv : withExplicitShard(argv, shard), RUN_OPTIONS),
       format,
       maxLinesPerFile: parseInteger("--max-lines-per-file", values["max-lines-per-file"], 10_000, 1),
       batchSize: parseInteger("--batch-size", values["batch-size"], 256, 1),
@@ -207,3 +207,20 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The command line with `--shard auto` (and `--shard-count`) replaced by the shard it resolved to,
+ * so the resume command printed and stored runs the same shard outside the scheduler too.
+ */
+function withExplicitShard(argv: readonly string[], shard: { index: number; count: number }): string[] {
+  const words: string[] = [];
+  for (let position = 0; position < argv.length; position++) {
+    const word = argv[position] as string;
+    if (word === "--") {
+      words.push(...argv.slice(position));
+      break;
+    }
+    if (word === "--shard" || word === "--shard-count") position++;
+    else if (!word.startsWith("--shard=") && !word.startsWith("--shard-count=")) words.push(word);
+  }
+  return [...words, "--shard", `${shard.index}/${shard.count}`];
+}

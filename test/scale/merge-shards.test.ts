@@ -8,6 +8,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
+import { compressors } from "hyparquet-compressors";
+import { parquetWriteBuffer } from "hyparquet-writer";
 import { parseAllDocuments } from "yaml";
 import { Ledger } from "../../src/durability/ledger.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
@@ -158,6 +161,28 @@ describe("sharded runs and merge", () => {
     const limited = await runCli(shardArgs(join(workspace.work, "limited"), "0/2", "--limit", "5"));
     expect(limited.code).toBe(2);
     expect(limited.stderr).toContain("--limit and --shard do not go together");
+  });
+
+  it("splits a Parquet folder by row groups and merges Parquet shards in global row order", async () => {
+    const folder = join(workspace.work, "parquet-in");
+    mkdirSync(folder);
+    let next = 0;
+    for (const [name, size] of [["a.parquet", 25], ["b.parquet", 15]] as const) {
+      const data = Array.from({ length: size }, () => next++);
+      writeFileSync(join(folder, name), Buffer.from(parquetWriteBuffer({ columnData: [{ name: "n", data, type: "INT32" }], rowGroupSize: 10 })));
+    }
+    const out = join(workspace.work, "parquet-out");
+    const runs = await Promise.all(["0/3", "1/3", "2/3"].map((shard) => runCli(["run", "test/fixtures/chains/gate-chain.ts", "-i", folder, "-o", out, "--quiet", "--format", "parquet", "--max-lines-per-file", "4", "--shard", shard])));
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    const merged = await runCli(["merge", out, "--json"]);
+    expect(merged.code, merged.stderr).toBe(0);
+    expect(JSON.parse(merged.stdout)).toMatchObject({ complete: true, shards: 3, rows: { in: 40, ok: 40 } });
+    const ids: unknown[] = [];
+    for (const name of readdirSync(join(out, "flattened")).sort()) {
+      const file = await asyncBufferFromFile(join(out, "flattened", name));
+      for (const record of await parquetReadObjects({ file, compressors })) ids.push(record.row_id);
+    }
+    expect(ids, "every row once, and sorted file names are global row order").toEqual(Array.from({ length: 40 }, (_, n) => String(n)));
   });
 
   describe("the Kubernetes Indexed Job manifest", () => {
