@@ -25,10 +25,14 @@ const { gated } = workspace;
 
 const shardArgs = (out: string, shard: string, ...extra: string[]): string[] => [...workspace.args(out), "--shard", shard, "--max-lines-per-file", "16", ...extra];
 
-/** Rows the ledger of a run folder has committed (0 before it exists). */
+/** Rows the ledger of a run folder has committed (0 before it exists, and while the run creates it). */
 function committedRows(folder: string): number {
-  if (!existsSync(join(folder, "ledger.sqlite"))) return 0;
-  const ledger = Ledger.open(join(folder, "ledger.sqlite"), { readonly: true });
+  let ledger: Ledger;
+  try {
+    ledger = Ledger.open(join(folder, "ledger.sqlite"), { readonly: true });
+  } catch {
+    return 0;
+  }
   try {
     return ledger.done().count();
   } finally {
