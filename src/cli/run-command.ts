@@ -31,7 +31,8 @@ Many machines (docs/scale-out.md):
   --shard I/N|auto            run part I (0-based) of N of the input in OUTDIR/shards/0000I-of-0000N/;
                               auto reads a Slurm array's or a Kubernetes Indexed Job's environment;
                               then \`chainette-stream merge OUTDIR\` once every shard is complete
-  --shard-count N             the count for --shard auto on Kubernetes (or CHAINETTE_SHARD_COUNT)
+  --shard-count N             the count for --shard auto on Kubernetes (or CHAINETTE_SHARD_COUNT);
+                              on Slurm, the array index is then the shard (resubmit one index alone)
 Output:
   -o, --output DIR            output folder (required)
   --format jsonl|parquet      shard format (default jsonl); parquet columns are typed from the schemas
