@@ -12,6 +12,7 @@
  */
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { crashPoint } from "../crash-points.js";
 import type { DoneRanges } from "../durability/done-ranges.js";
 import { LatencyHistogram } from "../durability/latency-histogram.js";
 import { Ledger } from "../durability/ledger.js";
@@ -261,10 +262,12 @@ function writeMerge(outDir: string, states: readonly ShardState[]): MergeResult 
   }
   const graph = join(first.folder, "graph.json");
   if (existsSync(graph)) place(graph, join(staging, "graph.json"));
+  crashPoint("merge-linked");
   for (const name of [...folders, "graph.json"]) {
     if (!existsSync(join(staging, name))) continue;
     rmSync(join(outDir, name), { recursive: true, force: true });
     renameSync(join(staging, name), join(outDir, name));
+    crashPoint("merge-swapped");
   }
   const summary = mergedSummary(states);
   writeJsonAtomic(join(outDir, "summary.json"), summary);

@@ -3,7 +3,7 @@
  * is missing, running or killed, or of another job or split; two tasks given one index cannot both
  * write; `inspect` reports across the shards while they run; and the merged OUTDIR holds every row
  * once, in global order, like a one-machine run, also when merge is run again after a merge that
- * was cut short. The gate chain holds a shard alive for as long as a test needs, with nothing timed.
+ * was SIGKILLed at any of its steps. The gate chain holds a shard alive for as long as a test needs, with nothing timed.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -128,6 +128,16 @@ describe("sharded runs and merge", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(snapshot(out, entries)).toEqual(first);
     expect(existsSync(join(out, ".merge"))).toBe(false);
+    // Merges SIGKILLed at each step (links made; one, two, then all four of pass/, flattened/, errors/
+    // and graph.json renamed in, summary.json not written) leave no summary.json, and the next merge completes them.
+    for (const point of ["merge-linked:1", "merge-swapped:1", "merge-swapped:2", "merge-swapped:4"]) {
+      const killed = await runCli(["merge", out], { env: { CHAINETTE_CRASH_AT: point } });
+      expect(killed.signal, `merge did not reach ${point}`).toBe("SIGKILL");
+      expect(existsSync(join(out, "summary.json")), `a merge killed at ${point} left summary.json`).toBe(false);
+      const rerun = await runCli(["merge", out]);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(snapshot(out, entries), `merge after a kill at ${point}`).toEqual(first);
+    }
 
     const after = await runCli(["inspect", out]);
     expect(after.stdout).toContain("3 shard(s), 3 complete, merged");
