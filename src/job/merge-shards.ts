@@ -217,7 +217,7 @@ function mergedSummary(states: readonly ShardState[]): MergedSummary {
     sessions: sum((summary) => summary.sessions),
     nodes,
     resume_command: "",
-    resume_note: null,
+    resume_note: `merged from ${states.length} shard(s) in ${SHARDS_FOLDER}/: to change a shard (--retry-errors, --repair), run it there with its --shard I/N, then merge again`,
     updated_at: new Date().toISOString(),
     shards: states.length,
   };
