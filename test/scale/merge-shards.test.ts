@@ -5,7 +5,7 @@
  * once, in global order, like a one-machine run, also when merge is run again after a merge that
  * was SIGKILLed at any of its steps. The gate chain holds a shard alive for as long as a test needs, with nothing timed.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { asyncBufferFromFile, parquetReadObjects } from "hyparquet";
@@ -13,6 +13,7 @@ import { compressors } from "hyparquet-compressors";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { parseAllDocuments } from "yaml";
 import { Ledger } from "../../src/durability/ledger.js";
+import { countRowsInRange, jsonlByteRange } from "../../src/io/jsonl-byte-ranges.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { questionLines, readShards, repoRoot, runCli, startCli } from "../helpers/cli.js";
 import { checkExactlyOnce } from "../helpers/exactly-once.js";
@@ -162,6 +163,24 @@ describe("sharded runs and merge", () => {
     expect(redone.map((result) => result.code)).toEqual([0, 0]);
     const splits = await runCli(["merge", out]);
     expect(splits.stderr).toContain("shards of 2 different splits (N = 2, 3)");
+  });
+
+  it("shares row counts between shards: each publishes its own range's, and one for another file is recounted", async () => {
+    const out = join(workspace.work, "counts");
+    const counts = join(out, "shards", "row-counts");
+    const size = statSync(workspace.input).size;
+    // Shard 0/2's range as the split finds it; a count published for another file of the same size.
+    const first = await jsonlByteRange(workspace.input, size, 0, 2);
+    mkdirSync(counts, { recursive: true });
+    writeFileSync(join(counts, `${first.start}-${first.end}.json`), JSON.stringify({ size, sample: "another file", start: first.start, end: first.end, rows: 5 }));
+    const second = await runCli(shardArgs(out, "1/2"));
+    expect(second.code, second.stderr).toBe(0);
+    const expectedFirst = await countRowsInRange(workspace.input, first);
+    expect(readShards(join(out, "shards", "00001-of-00002"), "flattened")[0]?.row_id).toBe(String(expectedFirst));
+    const published = readdirSync(counts).map((name) => JSON.parse(readFileSync(join(counts, name), "utf8")) as { rows: number; sample: string });
+    expect(published).toHaveLength(2);
+    expect(published.map((count) => count.rows).reduce((sum, rows) => sum + rows, 0)).toBe(rows);
+    expect(published.some((count) => count.sample === "another file")).toBe(false);
   });
 
   it("refuses --shard for an input it cannot split, and --limit with --shard", async () => {
