@@ -56,7 +56,7 @@ export async function jsonlByteRange(path: string, size: number, index: number, 
 export async function countRowsInRange(path: string, range: ByteRange, signal?: AbortSignal): Promise<number> {
   if (range.end <= range.start) return 0;
   let rows = 0;
-  // The line in progress: a carry of its bytes only while it is still all blank (rarely more than a few).
+  // Whether the line in progress (it may span chunks) has a byte other than space, tab or CR yet.
   let lineHasContent = false;
   const stream = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: 1 << 20, ...(signal ? { signal } : {}) });
   for await (const chunk of stream as AsyncIterable<Buffer>) {

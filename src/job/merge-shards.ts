@@ -33,6 +33,8 @@ export interface ShardState {
   identity: RunIdentity;
   meta: ShardMeta;
   summary: RunSummary;
+  /** Each node's latency histogram, which the merged percentiles come from. */
+  latency: Map<string, LatencyHistogram>;
 }
 
 /** `summary.json` of a merged OUTDIR: a run's, plus the shards it was merged from. */
@@ -108,7 +110,7 @@ function readShard(spec: ShardSpec, folder: string): ShardState {
       throw refusal(spec, `is not complete: it ${state}; run it again with --shard ${spec.index}/${spec.count} to resume it`);
     }
     checkDoneRows(spec, meta, ledger.done());
-    return { spec, folder, identity, meta, summary: shardSummary(ledger, identity) };
+    return { spec, folder, identity, meta, ...shardSummary(ledger, identity) };
   } finally {
     ledger.close();
   }
@@ -145,19 +147,19 @@ function checkConsistent(states: readonly ShardState[]): void {
 }
 
 /** A shard's own summary from its ledger (the truth), as `summary.json` would have it. */
-function shardSummary(ledger: Ledger, identity: RunIdentity): RunSummary & { latency: Record<string, LatencyHistogram> } {
+function shardSummary(ledger: Ledger, identity: RunIdentity): { summary: RunSummary; latency: Map<string, LatencyHistogram> } {
   const counters = ledger.counters();
   const sessions = ledger.sessions();
   const nodes: RunSummary["nodes"] = {};
-  const latency: Record<string, LatencyHistogram> = {};
+  const latency = new Map<string, LatencyHistogram>();
   for (const [node, stats] of ledger.nodeStats()) {
     if (node === "" || node === "input") continue;
-    latency[node] = stats.latency;
+    latency.set(node, stats.latency);
     nodes[node] = { ok: stats.ok, failed: stats.failed, filtered: stats.filtered, input_tokens: stats.inputTokens, output_tokens: stats.outputTokens, latency_ms: { p50: 0, p90: 0, p99: 0 } };
   }
   const wallMs = sessions.reduce((sum, session) => sum + session.wall_ms, 0);
   const rowsIn = counters.rows_in ?? 0;
-  return {
+  const summary: RunSummary = {
     chain: identity.chain,
     status: "complete",
     complete: true,
@@ -172,8 +174,8 @@ function shardSummary(ledger: Ledger, identity: RunIdentity): RunSummary & { lat
     resume_command: "",
     resume_note: null,
     updated_at: new Date().toISOString(),
-    latency,
   };
+  return { summary, latency };
 }
 
 /**
@@ -181,10 +183,10 @@ function shardSummary(ledger: Ledger, identity: RunIdentity): RunSummary & { lat
  * longest shard's (they ran side by side) and `rows_per_second` the shards' rates added up.
  */
 function mergedSummary(states: readonly ShardState[]): MergedSummary {
-  const summaries = states.map((state) => state.summary as RunSummary & { latency: Record<string, LatencyHistogram> });
+  const summaries = states.map((state) => state.summary);
   const nodes: RunSummary["nodes"] = {};
   const histograms = new Map<string, LatencyHistogram>();
-  for (const summary of summaries) {
+  for (const { summary, latency } of states) {
     for (const [node, stats] of Object.entries(summary.nodes)) {
       const total = (nodes[node] ??= { ok: 0, failed: 0, filtered: 0, input_tokens: 0, output_tokens: 0, latency_ms: { p50: 0, p90: 0, p99: 0 } });
       total.ok += stats.ok;
@@ -193,7 +195,7 @@ function mergedSummary(states: readonly ShardState[]): MergedSummary {
       total.input_tokens += stats.input_tokens;
       total.output_tokens += stats.output_tokens;
       const histogram = histograms.get(node) ?? new LatencyHistogram();
-      const own = summary.latency[node];
+      const own = latency.get(node);
       if (own !== undefined) histogram.merge(own);
       histograms.set(node, histogram);
     }

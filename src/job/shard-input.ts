@@ -97,7 +97,7 @@ async function publishedCount(file: InputFingerprint["files"][number], range: By
       const published = JSON.parse(readFileSync(path, "utf8")) as PublishedCount;
       if (published.size === file.size && published.sample === file.sample && published.start === range.start && published.end === range.end && Number.isInteger(published.rows)) return published.rows;
     } catch {
-      // half a file from another filesystem's semantics, or a stale format: count it again
+      // unreadable (a filesystem without atomic renames, a hand-edited file): count the range again
     }
   }
   const rows = await countRowsInRange(file.path, range);
