@@ -35,7 +35,17 @@ export const CRASH_POINTS = [
   "json-temp-written",
 ] as const;
 
-export type CrashPointName = (typeof CRASH_POINTS)[number];
+/** Points in `merge` (job/merge-shards.ts), outside a run's commit protocol: test/scale/merge-shards.test.ts. */
+export const MERGE_CRASH_POINTS = [
+  /** Every merged file is linked into `OUTDIR/.merge/`, nothing renamed into OUTDIR yet. */
+  "merge-linked",
+  /** A merged folder was renamed into OUTDIR (pass n: the n-th folder), `summary.json` not written. */
+  "merge-swapped",
+] as const;
+
+export type CrashPointName = (typeof CRASH_POINTS)[number] | (typeof MERGE_CRASH_POINTS)[number];
+
+const ALL_POINTS: readonly string[] = [...CRASH_POINTS, ...MERGE_CRASH_POINTS];
 
 interface CrashTarget {
   name: CrashPointName;
@@ -48,8 +58,8 @@ function parseCrashAt(value: string | undefined): CrashTarget | undefined {
   const match = /^([a-z-]+)(?::(\d+))?$/.exec(value);
   const name = match?.[1] as CrashPointName | undefined;
   const at = Number(match?.[2] ?? 1);
-  if (name === undefined || !CRASH_POINTS.includes(name) || at < 1) {
-    throw new ChainetteError("USAGE", `Expected \`CHAINETTE_CRASH_AT\` to be <point>[:<n>] with a point among ${CRASH_POINTS.join(", ")} and n >= 1, got \`${value}\``);
+  if (name === undefined || !ALL_POINTS.includes(name) || at < 1) {
+    throw new ChainetteError("USAGE", `Expected \`CHAINETTE_CRASH_AT\` to be <point>[:<n>] with a point among ${ALL_POINTS.join(", ")} and n >= 1, got \`${value}\``);
   }
   return { name, at, passes: 0 };
 }

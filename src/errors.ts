@@ -20,6 +20,7 @@ export type ErrorCode =
   | "LEDGER_FOREIGN" // ledger.sqlite is some other SQLite database: refused, never written to
   | "SHARD_DAMAGED" // a committed shard file was changed, cut short or removed: --repair or --fresh
   | "OUTDIR_LOCKED" // another live process holds the OUTDIR
+  | "SHARDS_INCOMPLETE" // merge refused: a shard is missing, not complete, or not of the same job
   | "RUN_CHANGED" // resume refused: the chain or input changed
   | "CACHE" // the response cache cannot be opened (another application's file, unreadable)
   | "DISK" // the output disk failed (ENOSPC, EIO, ...)

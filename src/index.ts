@@ -48,5 +48,7 @@ export type { Source, SourceRow, SourcePosition, InputFingerprint, InputFileFing
 export { runJob, type RunJobOptions, type RunJobResult } from "./job/run-job.js";
 export { RunEvents, type RowEventType, type RunEvent, type RunListener, type RunStatus } from "./pipeline/events.js";
 export { RunControl } from "./job/run-control.js";
+export { resolveShard, shardRunFolder, type ShardSpec } from "./job/shard-spec.js";
+export { mergeShards, type MergeResult, type MergedSummary } from "./job/merge-shards.js";
 export type { RunSummary } from "./job/summary.js";
 export { startSimulator, type Simulator, type SimulatorOptions } from "./sim/index.js";

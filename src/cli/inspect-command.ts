@@ -13,13 +13,16 @@ import { ChainetteError } from "../errors.js";
 import { Ledger, type SessionRecord } from "../durability/ledger.js";
 import { readOutDirHolder } from "../durability/outdir-lock.js";
 import { cacheSavings, cacheSavingsText, REDACTED_NOTE, type RunSummary } from "../job/summary.js";
+import { listShardFolders } from "../job/merge-shards.js";
 import { EXIT } from "./exit-codes.js";
+import { inspectShards } from "./inspect-shards.js";
 import { formatCount, formatDuration } from "./format.js";
 
 const INSPECT_HELP = `Usage: chainette-stream inspect OUTDIR [--json]
 
 What a run in OUTDIR did, read from its ledger without changing it (so it works while the run goes):
 rows by state, errors by type with a sample, tokens, sessions, and the command that resumes it.
+For a job run with --shard (OUTDIR/shards/), one line per shard and the totals.
 
   --json       the same as one JSON object on stdout
   -h, --help   show this help
@@ -36,6 +39,7 @@ export function inspectCommand(argv: string[]): number {
   const outDir = positionals[0];
   if (outDir === undefined) throw new ChainetteError("USAGE", "inspect needs OUTDIR (`chainette-stream inspect --help` says more)");
   const path = join(outDir, "ledger.sqlite");
+  if (!existsSync(path) && listShardFolders(outDir).length > 0) return inspectShards(outDir, values.json ?? false);
   if (!existsSync(path)) throw new ChainetteError("USAGE", `${outDir} holds no run (no ledger.sqlite)`);
   const ledger = Ledger.open(path, { readonly: true });
   try {

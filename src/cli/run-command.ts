@@ -6,6 +6,7 @@ import { ChainetteError, isChainetteError } from "../errors.js";
 import { RunEvents } from "../pipeline/events.js";
 import { RunControl } from "../job/run-control.js";
 import { runJob } from "../job/run-job.js";
+import { resolveShard, shardRunFolder } from "../job/shard-spec.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { jsonLogger } from "./json-logger.js";
 import { loadChain } from "./load-chain.js";
@@ -26,6 +27,12 @@ Input:
   --split NAME                split of a DatasetDict folder
   --columns a,b,new=old       select and rename input columns
   --limit N                   stop after N input rows
+Many machines (docs/scale-out.md):
+  --shard I/N|auto            run part I (0-based) of N of the input in OUTDIR/shards/0000I-of-0000N/;
+                              auto reads a Slurm array's or a Kubernetes Indexed Job's environment;
+                              then \`chainette-stream merge OUTDIR\` once every shard is complete
+  --shard-count N             the count for --shard auto on Kubernetes (or CHAINETTE_SHARD_COUNT);
+                              on Slurm, the array index is then the shard (resubmit one index alone)
 Output:
   -o, --output DIR            output folder (required)
   --format jsonl|parquet      shard format (default jsonl); parquet columns are typed from the schemas
@@ -67,6 +74,8 @@ export const RUN_OPTIONS = {
   split: { type: "string" },
   columns: { type: "string" },
   limit: { type: "string" },
+  shard: { type: "string" },
+  "shard-count": { type: "string" },
   format: { type: "string" },
   "max-lines-per-file": { type: "string" },
   "commit-interval": { type: "string" },
@@ -123,6 +132,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (values.output === undefined) throw new ChainetteError("USAGE", `run needs -o OUTDIR\n\n${RUN_HELP}`);
+  if (values["shard-count"] !== undefined && values.shard === undefined) throw new ChainetteError("USAGE", "--shard-count goes with --shard auto");
+  if (values.shard !== undefined && values.limit !== undefined) throw new ChainetteError("USAGE", "--limit and --shard do not go together: a shard runs its whole part of the input");
+  const shard = values.shard === undefined ? undefined : resolveShard(values.shard, process.env, values["shard-count"]);
+  const outDir = shard === undefined ? values.output : shardRunFolder(values.output, shard);
 
   const events = new RunEvents();
   const stats = new RunStats();
@@ -162,10 +175,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     const result = await runJob({
       chain,
       input: values.input,
-      outDir: values.output,
+      outDir,
       engines,
       events,
-      invocation: resumeInvocation(argv, RUN_OPTIONS),
+      invocation: resumeInvocation(shard === undefined ? argv : withExplicitShard(argv, shard), RUN_OPTIONS),
       format,
       maxLinesPerFile: parseInteger("--max-lines-per-file", values["max-lines-per-file"], 10_000, 1),
       batchSize: parseInteger("--batch-size", values["batch-size"], 256, 1),
@@ -179,6 +192,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       repair: values.repair ?? false,
       writeFiltered: values["write-filtered"] ?? false,
       control,
+      ...(shard === undefined ? {} : { shard: { ...shard, jobDir: values.output } }),
       source: {
         ...(values.split === undefined ? {} : { split: values.split }),
         ...(columns === undefined ? {} : { columns }),
@@ -190,7 +204,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     view.stop();
     // A stop that cancelled the rows in flight was said when it happened (`stop-forced`): no error to add.
     const stoppedBySignal = interrupted && result.status === "stopped";
-    printSummary(result.summary, values.output, stoppedBySignal ? undefined : result.error, logger);
+    printSummary(result.summary, outDir, stoppedBySignal ? undefined : result.error, logger);
     if (interrupted) return EXIT.interrupted;
     if (result.error !== undefined) return isChainetteError(result.error) ? exitCodeFor(result.error) : EXIT.failure;
     return EXIT.ok;
@@ -201,9 +215,26 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
-
 function cacheOption(dir: string | undefined, off: boolean | undefined): { cache?: string | false } {
   if (off === true && dir !== undefined) throw new ChainetteError("USAGE", "--cache and --no-cache exclude each other: give one");
   if (off === true) return { cache: false };
   return dir === undefined ? {} : { cache: dir };
+}
+
+/**
+ * The command line with `--shard auto` (and `--shard-count`) replaced by the shard it resolved to,
+ * so the resume command printed and stored runs the same shard outside the scheduler too.
+ */
+function withExplicitShard(argv: readonly string[], shard: { index: number; count: number }): string[] {
+  const words: string[] = [];
+  for (let position = 0; position < argv.length; position++) {
+    const word = argv[position] as string;
+    if (word === "--") {
+      words.push(...argv.slice(position));
+      break;
+    }
+    if (word === "--shard" || word === "--shard-count") position++;
+    else if (!word.startsWith("--shard=") && !word.startsWith("--shard-count=")) words.push(word);
+  }
+  return [...words, "--shard", `${shard.index}/${shard.count}`];
 }

@@ -130,6 +130,18 @@ export class DoneRanges {
     return this.ranges;
   }
 
+  /**
+   * Where a read resumes when no row below `floor` belongs to the run (a shard's first row): the
+   * watermark, or the end of the done range that starts the run's rows (a shard's rows never join
+   * the watermark at 0), with its byte offset when known (null: count rows up to it).
+   */
+  resumePosition(floor = 0): { row: number; offset: number | null } {
+    if (this.watermark >= floor) return { row: this.watermark, offset: this.watermarkOffset };
+    const first = this.ranges[0];
+    if (first !== undefined && first[0] <= floor) return { row: first[1], offset: first[2] };
+    return { row: floor, offset: null };
+  }
+
   /** Total done rows. */
   count(): number {
     return this.ranges.reduce((sum, [start, end]) => sum + end - start, this.watermark);

@@ -54,6 +54,11 @@ export class ArrowSource implements Source {
     return Promise.resolve(this.#files.reduce((sum, file) => sum + file.rows, 0));
   }
 
+  /** Files: a resume skips whole files by their scanned lengths. */
+  rowUnits(): number[] {
+    return this.#files.map((file) => file.rows);
+  }
+
   fingerprint(): Promise<InputFingerprint> {
     return fingerprintFiles(this.#input, this.format, this.#files.map((file) => file.path));
   }

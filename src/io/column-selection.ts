@@ -59,6 +59,11 @@ export class SelectedSource implements Source {
     return total === undefined || limit === undefined ? total : Math.min(total, limit);
   }
 
+  /** The inner source's units: a selection reads the same rows. */
+  rowUnits(): number[] | undefined {
+    return this.#inner.rowUnits?.();
+  }
+
   /** The inner source's, plus `--columns`: the same file read through another selection gives other rows. */
   async fingerprint(): Promise<InputFingerprint> {
     const inner = await this.#inner.fingerprint();

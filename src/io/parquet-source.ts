@@ -60,6 +60,11 @@ export class ParquetSource implements Source {
     return Promise.resolve(this.#files.reduce((sum, file) => sum + Number(file.metadata.num_rows), 0));
   }
 
+  /** Row groups, file after file. */
+  rowUnits(): number[] {
+    return this.#files.flatMap((file) => file.groups);
+  }
+
   fingerprint(): Promise<InputFingerprint> {
     return fingerprintFiles(this.#input, this.format, this.#files.map((file) => file.path));
   }

@@ -52,6 +52,12 @@ export interface Source {
   /** Rows in the input when known without reading it (Parquet, Arrow metadata), else undefined. */
   totalRows(): Promise<number | undefined>;
   fingerprint(): Promise<InputFingerprint>;
+  /**
+   * Row counts of the units a read can start at without decoding what comes before (Parquet: row
+   * groups, across files; Arrow: files), in order: what `--shard` splits such an input by.
+   * Undefined (or absent) for formats without them.
+   */
+  rowUnits?(): number[] | undefined;
   /** Streams batches of about `batchSize` rows starting at `from`. */
   read(from: SourcePosition, options: { batchSize: number; signal?: AbortSignal }): AsyncIterable<SourceRow[]>;
 }

@@ -10,6 +10,7 @@ import { checkServedModel } from "../engines/check-served-model.js";
 import { ChainetteError } from "../errors.js";
 import { isSeekableFile } from "../io/byte-stream.js";
 import { countLines } from "../io/count-lines.js";
+import type { SourcePosition } from "../io/source.js";
 import { closeEngines, createPlanEngines } from "../pipeline/create-engines.js";
 import type { RunStatus } from "../pipeline/events.js";
 import { gatherRoots } from "../pipeline/gather-roots.js";
@@ -27,6 +28,10 @@ export interface SessionOutcome {
   failure: unknown;
   /** The sink, for sealing what it committed once the session is over. */
   sink: CommitSink | undefined;
+}
+
+function sourcePosition(position: { row: number; offset: number | null }): SourcePosition {
+  return position.offset === null ? { row: position.row } : { row: position.row, offset: position.offset };
 }
 
 /** What stopped the session, read from its `RunControl` (see `sessionReason`). */
@@ -77,7 +82,7 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
       ...(options.circuitBreaker === undefined ? {} : { circuitBreaker: options.circuitBreaker }),
     });
     const rows = sourceRows(source, {
-      from: { row: done.watermark, ...(done.watermarkOffset === null ? {} : { offset: done.watermarkOffset }) },
+      from: sourcePosition(done.resumePosition(run.shard?.firstRow)),
       isDone: done.cursor(),
       batchSize: options.batchSize ?? 256,
       stopRequested: () => control.stopRequested,

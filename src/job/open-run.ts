@@ -14,6 +14,7 @@ import { redactUrls } from "../engines/redact-urls.js";
 import { ChainetteError, isChainetteError } from "../errors.js";
 import { openSource } from "../io/open-source.js";
 import type { InputFingerprint, Source } from "../io/source.js";
+import { openShardSource, type ShardMeta } from "./shard-input.js";
 import type { RunJobOptions } from "./run-job.js";
 import { beginGeneration, endGeneration, finishInterruptedGeneration, hasInterruptedGeneration, RERUN_MARKER } from "./new-generation.js";
 import { rerunScope, type RerunScope } from "./rerun-scope.js";
@@ -27,6 +28,8 @@ export interface OpenRun {
   format: "jsonl" | "parquet";
   lock: OutDirLock;
   ledger: Ledger;
+  /** `--shard`: the part of the input this run folder runs (its row_ids keep their place in the whole input). */
+  shard?: ShardMeta;
   /** The command line with credentials in URLs redacted, and whether anything was. */
   invocation: string[];
   redacted: boolean;
@@ -52,8 +55,9 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
   if (writeFiltered && plan.nodes.some((node) => node.id === "filtered")) {
     throw new ChainetteError("USAGE", "--write-filtered writes the folder `filtered/`, which is also a node's id here; rename the node `filtered`");
   }
-  const source = await openSource(options.input, options.source ?? {});
-  const inputFingerprint = await source.fingerprint();
+  if (options.shard !== undefined && options.source?.limit !== undefined) throw new ChainetteError("USAGE", "--limit and --shard do not go together: a shard runs its whole part of the input");
+  const whole = await openSource(options.input, options.source ?? {});
+  const inputFingerprint = await whole.fingerprint();
   const format = options.format ?? "jsonl";
   const invocation = options.invocation.map(redactUrls);
   const redacted = invocation.some((part, position) => part !== options.invocation[position]);
@@ -65,7 +69,7 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
     prepareOutDir(options.outDir, plan, options.fresh ?? false);
     const ledgerPath = join(options.outDir, "ledger.sqlite");
     let ledger = Ledger.open(ledgerPath);
-    const identity = runIdentity(plan, inputFingerprint, format, options.engines, writeFiltered);
+    const identity = runIdentity(plan, inputFingerprint, format, options.engines, writeFiltered, options.shard);
     let rerun: OpenRun["rerun"];
     let grown: readonly GrownFile[] = [];
     try {
@@ -91,7 +95,14 @@ export async function openRun(options: RunJobOptions): Promise<OpenRun> {
       throw error;
     }
     for (const file of grown) options.events.emit({ type: "input-grown", path: file.path, bytesBefore: file.before, bytesNow: file.now });
-    return { plan, source, inputFingerprint, format, lock, ledger, invocation, redacted, rerun, grown };
+    if (options.shard === undefined) return { plan, source: whole, inputFingerprint, format, lock, ledger, invocation, redacted, rerun, grown };
+    try {
+      const { source, meta } = await openShardSource(whole, inputFingerprint, options.shard, ledger, options.shard.jobDir);
+      return { plan, source, inputFingerprint, format, lock, ledger, shard: meta, invocation, redacted, rerun, grown };
+    } catch (error) {
+      ledger.close();
+      throw error;
+    }
   } catch (error) {
     lock.release();
     throw error;

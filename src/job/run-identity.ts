@@ -13,6 +13,7 @@ import { ChainetteError } from "../errors.js";
 import { grewFrom, headTailSample } from "../io/input-fingerprint.js";
 import type { InputFileFingerprint, InputFingerprint } from "../io/source.js";
 import type { Ledger } from "../durability/ledger.js";
+import type { ShardSpec } from "./shard-spec.js";
 
 /** The fields of an engine that change its replies to the same request. */
 export const ENGINE_IDENTITY_FIELDS = ["backend", "model", "dtype", "enableReasoning", "reasoningParser"] as const;
@@ -29,9 +30,11 @@ export interface RunIdentity {
   format: string;
   /** `--write-filtered`: filtered leaves get a record in `filtered/`. Absent means off. */
   writeFiltered?: true;
+  /** `--shard I/N`: the part of the input this run folder runs. Absent for a whole-input run. */
+  shard?: ShardSpec;
 }
 
-export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: string, engines: readonly EngineConfig[] = [], writeFiltered = false): RunIdentity {
+export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: string, engines: readonly EngineConfig[] = [], writeFiltered = false, shard?: ShardSpec): RunIdentity {
   const used = new Set(plan.nodes.flatMap((node) => (node.kind === "step" ? [node.engineName] : [])));
   const engineIdentities: Record<string, EngineIdentity> = {};
   for (const engine of engines) if (used.has(engine.name)) engineIdentities[engine.name] = engineIdentity(engine);
@@ -43,6 +46,7 @@ export function runIdentity(plan: ChainPlan, input: InputFingerprint, format: st
     input,
     format,
     ...(writeFiltered ? { writeFiltered: true as const } : {}),
+    ...(shard === undefined ? {} : { shard: { index: shard.index, count: shard.count } }),
   };
 }
 
@@ -169,6 +173,9 @@ export function identityChanges(before: RunIdentity, now: RunIdentity): string[]
   if ((before.writeFiltered ?? false) !== (now.writeFiltered ?? false)) {
     changes.push(now.writeFiltered ? "--write-filtered is on now and was off (rows filtered earlier have no record in filtered/)" : "--write-filtered is off now and was on (filtered/ would miss this session's rows)");
   }
+  const shardBefore = shardText(before.shard);
+  const shardNow = shardText(now.shard);
+  if (shardBefore !== shardNow) changes.push(`the shard changed from ${shardBefore} to ${shardNow} (each shard's rows were fixed when its folder was created)`);
   changes.push(...inputChanges(before.input, now.input));
   return changes;
 }
@@ -209,6 +216,10 @@ function inputChanges(before: InputFingerprint, now: InputFingerprint, grown: Re
     else if (current.sample !== file.sample) changes.push(`the input ${current.path} changed (same size, different content)`);
   });
   return changes;
+}
+
+function shardText(shard: ShardSpec | undefined): string {
+  return shard === undefined ? "(the whole input)" : `${shard.index}/${shard.count}`;
 }
 
 function columnsText(columns: InputFingerprint["columns"]): string {

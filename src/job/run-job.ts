@@ -18,6 +18,7 @@ import { openRun, type OpenRun } from "./open-run.js";
 import { recoverRun } from "./recover-run.js";
 import { RunControl } from "./run-control.js";
 import { sessionReason } from "./session-reason.js";
+import type { ShardSpec } from "./shard-spec.js";
 import type { RunSummary } from "./summary.js";
 
 export interface RunJobOptions {
@@ -64,6 +65,12 @@ export interface RunJobOptions {
    */
   cache?: string | false;
   source?: OpenSourceOptions;
+  /**
+   * `--shard I/N`: run part `index` of `count` of the input, keeping global row_ids; `outDir` is
+   * then the shard's own run folder, and `jobDir` the job's OUTDIR (where the shards share their
+   * row counts). See docs/scale-out.md.
+   */
+  shard?: ShardSpec & { jobDir: string };
   maxErrorRate?: number;
   /**
    * The circuit breaker: stop (resumably, `CIRCUIT_OPEN`) when more than `rate` of the last

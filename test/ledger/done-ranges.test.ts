@@ -66,6 +66,17 @@ describe("DoneRanges", () => {
     done.remove([0]);
     expect([done.watermark, done.watermarkOffset]).toEqual([0, 0]);
   });
+
+  it("resumes a shard after the done range that starts its rows, never below its first row", () => {
+    // A shard of rows 500.. never reaches the watermark at 0: its progress is the first range.
+    expect(new DoneRanges().resumePosition(500)).toEqual({ row: 500, offset: null });
+    expect(new DoneRanges(0, 0, [[500, 640, 9000], [650, 660, 9800]]).resumePosition(500)).toEqual({ row: 640, offset: 9000 });
+    // A gap right at the shard's first row: start there.
+    expect(new DoneRanges(0, 0, [[510, 640, 9000]]).resumePosition(500)).toEqual({ row: 500, offset: null });
+    // Shard 0, and any run without shards, resume at the watermark as before.
+    expect(new DoneRanges(40, 900, [[50, 60, 1200]]).resumePosition(0)).toEqual({ row: 40, offset: 900 });
+    expect(new DoneRanges(40, 900).resumePosition()).toEqual({ row: 40, offset: 900 });
+  });
 });
 
 describe("Ledger", () => {
