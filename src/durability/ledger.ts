@@ -10,6 +10,7 @@ import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { DoneRanges, type Range, type RootRange } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
+import { readRollups, writeRollup, type CommitRollup, type RollupRecord } from "./ledger-rollups.js";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./ledger-schema.js";
 
 export interface ShardRecord {
@@ -78,6 +79,8 @@ export interface CommitData {
   filteredRanges?: readonly FilteredRange[];
   /** The roots whose lines the committed shard bytes added, per shard (schema v3). */
   shardRoots?: readonly ShardRoots[];
+  /** This commit's share of the 10 s rollups the viewer charts (schema v5). */
+  rollup?: CommitRollup;
 }
 
 /** Root rows `[start, end)` that did not fan out and whose one leaf `node` filtered. */
@@ -266,6 +269,7 @@ export class Ledger {
       }
       if (data.shardRoots !== undefined && data.shardRoots.length > 0) this.appendShardRoots(data.shardRoots);
       if (data.filteredRanges !== undefined && data.filteredRanges.length > 0) this.appendFilteredRanges(data.filteredRanges);
+      if (data.rollup !== undefined) writeRollup(this.db, data.rollup, data.counters, data.nodes);
       crashPoint("ledger-in-transaction");
     });
     this.runTransaction(transaction, options, "ledger commit failed");
@@ -274,6 +278,11 @@ export class Ledger {
       if (options.durable === true) traceDurable({ op: "ledger-durable", ledger: this.path });
     }
     this.doneRows = done;
+  }
+
+  /** The 10 s rollups from `since` (ms since the epoch) on, oldest first (none before schema v5). */
+  rollups(since = 0): RollupRecord[] {
+    return readRollups(this.db, since);
   }
 
   /** Whether every committed shard's roots are recorded (false for shards a v1/v2 ledger committed). */
