@@ -280,6 +280,11 @@ export class Ledger {
     this.doneRows = done;
   }
 
+  /** How many commits the run has made, over every session. */
+  commits(): number {
+    return (this.db.prepare("SELECT commits FROM progress WHERE id = 1").get() as { commits: number } | undefined)?.commits ?? 0;
+  }
+
   /** The 10 s rollups from `since` (ms since the epoch) on, oldest first (none before schema v5). */
   rollups(since = 0): RollupRecord[] {
     return readRollups(this.db, since);
@@ -389,6 +394,24 @@ export class Ledger {
           "ROW_NUMBER() OVER (PARTITION BY node, type ORDER BY root, row_id) AS n FROM failures) WHERE n = 1 ORDER BY count DESC, node, type",
       )
       .all() as FailureGroup[];
+  }
+
+  /**
+   * One group's failures in input order, after the `after` failure (`[root, row_id]`), at most
+   * `limit`: the viewer pages them by this cursor, never by offset.
+   */
+  failuresOf(group: { node: string; type: string }, after: readonly [number, string] | undefined, limit: number): FailureRecord[] {
+    const [root, rowId] = after ?? [-1, ""];
+    const rows = this.db
+      .prepare("SELECT * FROM failures WHERE node = ? AND type = ? AND (root > ? OR (root = ? AND row_id > ?)) ORDER BY root, row_id LIMIT ?")
+      .all(group.node, group.type, root, root, rowId, limit) as FailureRow[];
+    return rows.map(failureFromRow);
+  }
+
+  /** The failure recorded for one row, if any. */
+  failureOf(rowId: string): FailureRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM failures WHERE row_id = ?").get(rowId) as FailureRow | undefined;
+    return row === undefined ? undefined : failureFromRow(row);
   }
 
   startSession(): number {
@@ -531,6 +554,10 @@ function ledgerError(error: unknown, path: string): unknown {
 
 interface NodeStatsRow { node: string; ok: number; failed: number; filtered: number; input_tokens: number; output_tokens: number; latency: string }
 interface FailureRow { row_id: string; root: number; node: string; type: string; message: string; attempts: number; status: number | null }
+
+function failureFromRow(row: FailureRow): FailureRecord {
+  return { rowId: row.row_id, root: row.root, node: row.node, type: row.type, message: row.message, attempts: row.attempts, status: row.status ?? undefined };
+}
 
 function fromRow(row: NodeStatsRow): NodeStats {
   return { ok: row.ok, failed: row.failed, filtered: row.filtered, inputTokens: row.input_tokens, outputTokens: row.output_tokens, latency: new LatencyHistogram(JSON.parse(row.latency) as number[]) };
