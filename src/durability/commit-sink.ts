@@ -235,7 +235,7 @@ export class CommitSink {
       crashPoint("shard-synced");
       const synced = performance.now();
       const tally = this.options.tally;
-      const rollup = { at: Date.now(), ...(tally?.take() ?? { requests: 0, retries: 0 }), inputRows: tally?.inputRows };
+      const rollup = { at: Date.now(), ...(tally?.take() ?? { requests: 0, retries: 0 }), inputRows: tally?.inputRows, ...(tally === undefined ? {} : { requestNodes: tally.requestNodes }) };
       this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings, filteredRanges: pending.filteredRanges(), shardRoots, rollup });
       crashPoint("ledger-committed");
       const ledgerMs = performance.now() - synced;

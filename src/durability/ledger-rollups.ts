@@ -20,6 +20,8 @@ export interface CommitRollup {
   retries: number;
   /** The input's row count, when the run knows it (a live viewer shows progress and an ETA). */
   inputRows?: number | undefined;
+  /** The nodes whose latency is the run's (those that send requests); every node when absent. */
+  requestNodes?: ReadonlySet<string>;
 }
 
 /** One bucket of one node ('' = the whole run), as read back. */
@@ -64,7 +66,7 @@ export function writeRollup(
   };
   const runLatency = new LatencyHistogram();
   for (const [node, stats] of nodes) {
-    runLatency.merge(stats.latency);
+    if (rollup.requestNodes === undefined || rollup.requestNodes.has(node)) runLatency.merge(stats.latency);
     upsert.run({
       bucket, node, rows: 0, ok: stats.ok, failed: stats.failed, filtered: stats.filtered, requests: 0, retries: 0,
       input_tokens: stats.inputTokens, output_tokens: stats.outputTokens, latency: latencyWith(node, stats.latency),

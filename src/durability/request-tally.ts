@@ -8,11 +8,16 @@ import type { RunEvent } from "../pipeline/events.js";
 export class RequestTally {
   private requests = 0;
   private retries = 0;
+  /** The nodes that sent requests (steps): the run's latency in the rollups is theirs, not an apply's. */
+  readonly requestNodes = new Set<string>();
   /** The input's row count, when the run knows it. */
   inputRows: number | undefined;
 
   readonly onEvent = (event: RunEvent): void => {
-    if (event.type === "node-start") this.requests++;
+    if (event.type === "node-start") {
+      this.requests++;
+      this.requestNodes.add(event.node);
+    }
     else if (event.type === "request-retry") this.retries++;
     else if (event.type === "run-start") this.inputRows = event.total;
     else if (event.type === "total") this.inputRows = event.total;

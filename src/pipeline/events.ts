@@ -11,8 +11,8 @@ export type RunEvent =
   | { type: "total"; total: number }
   | { type: "rows-read"; count: number }
   | { type: "node-start"; node: string }
-  /** `started` is true when a `node-start` preceded it (a step that sent a request). */
-  | { type: "node-end"; node: string; status: "ok" | "failed" | "filtered"; started: boolean; latencyMs: number; inputTokens: number; outputTokens: number }
+  /** `started` is true when a `node-start` preceded it (a step that sent a request); `finishReason`, its last reply's. */
+  | { type: "node-end"; node: string; status: "ok" | "failed" | "filtered"; started: boolean; latencyMs: number; inputTokens: number; outputTokens: number; finishReason?: string }
   /** A synchronous apply's whole micro-batch: counts by outcome and the mean latency per row. */
   | { type: "node-batch"; node: string; ok: number; failed: number; filtered: number; latencyMs: number }
   | { type: "repair"; node: string; rowId: string; reason: string }

@@ -40,7 +40,7 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
   const { inputTokens, outputTokens } = outcome.usage;
   if (!outcome.ok) {
     failRow(row, { ...outcome.failure, usage: { inputTokens, outputTokens, latencyMs } });
-    runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens });
+    runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens, ...(outcome.finishReason === undefined ? {} : { finishReason: outcome.finishReason }) });
     return [row];
   }
   row.setOutput(plan.id, outcome.value);
@@ -49,13 +49,14 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
     node: plan.id, rowId: row.id, output: outcome.value, latencyMs, inputTokens, outputTokens,
     ...(outcome.reasoning === undefined ? {} : { reasoning: outcome.reasoning }),
   });
-  runtime.emit({ type: "node-end", node: plan.id, status: "ok", started: true, latencyMs, inputTokens, outputTokens });
+  runtime.emit({ type: "node-end", node: plan.id, status: "ok", started: true, latencyMs, inputTokens, outputTokens, finishReason: outcome.finishReason });
   return [row];
 }
 
+/** `finishReason`: the last reply's (none when no reply came). */
 type Outcome =
-  | { ok: true; value: unknown; reasoning: string | undefined; usage: { inputTokens: number; outputTokens: number } }
-  | { ok: false; failure: RowFailure; usage: { inputTokens: number; outputTokens: number } };
+  | { ok: true; value: unknown; reasoning: string | undefined; usage: { inputTokens: number; outputTokens: number }; finishReason: string }
+  | { ok: false; failure: RowFailure; usage: { inputTokens: number; outputTokens: number }; finishReason?: string };
 
 async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessage[], row: Row, runtime: NodeRuntime): Promise<Outcome> {
   const usage = { inputTokens: 0, outputTokens: 0 };
@@ -63,7 +64,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
   const conversation = [...messages];
   const askings = plan.step.maxRepairs + 1;
   let transportAttempts = 0;
-  let last: { text: string; reason: string } | undefined;
+  let last: { text: string; reason: string; finishReason: string } | undefined;
 
   for (let asking = 1; asking <= askings; asking++) {
     let result: GenerateResult;
@@ -74,7 +75,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
         const details = error as ChainetteError & { status?: number; attempts?: number };
         const failure: RowFailure = { node: plan.id, type: "ENGINE_REQUEST", message: error.message, attempts: transportAttempts + (details.attempts ?? 1) };
         if (details.status !== undefined) failure.status = details.status;
-        return { ok: false, failure, usage };
+        return { ok: false, failure, usage, ...(last === undefined ? {} : { finishReason: last.finishReason }) };
       }
       throw error; // ENGINE_DOWN, aborts, bugs: the run stops and can be resumed
     }
@@ -83,8 +84,8 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
     usage.outputTokens += result.usage.outputTokens;
 
     const reason = checkReply(plan, result);
-    if (reason.ok) return { ok: true, value: reason.value, reasoning: result.reasoning, usage };
-    last = { text: result.text, reason: reason.message };
+    if (reason.ok) return { ok: true, value: reason.value, reasoning: result.reasoning, usage, finishReason: result.finishReason };
+    last = { text: result.text, reason: reason.message, finishReason: result.finishReason };
     if (asking < askings) {
       runtime.emit({ type: "repair", node: plan.id, rowId: row.id, reason: reason.message });
       conversation.push(
@@ -98,7 +99,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
     message: `no valid reply after ${askings} asking(s): ${last?.reason ?? "unknown"}`,
   };
   if (last !== undefined) failure.rawText = last.text;
-  return { ok: false, failure, usage };
+  return { ok: false, failure, usage, ...(last === undefined ? {} : { finishReason: last.finishReason }) };
 }
 
 function checkReply(plan: StepPlan, result: GenerateResult): { ok: true; value: unknown } | { ok: false; message: string } {
