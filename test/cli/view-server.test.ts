@@ -1,0 +1,227 @@
+/**
+ * `chainette-stream view` against real runs on the simulator: the JSON API agrees with what the run
+ * wrote (counts, rollups, error groups, every shard line paged forward and backward by cursor, a
+ * row's records), a run held alive in another process reads as running and moves over server-sent
+ * events, a folder of run folders lists each run, and the server serves nothing but its own files
+ * and answers nothing but GET.
+ */
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator, type Simulator } from "../../src/sim/index.js";
+import { readShards, runCli, startCli } from "../helpers/cli.js";
+import { fetchRaw, startViewer, type ViewerProcess } from "../helpers/viewer.js";
+import { lineCount, waitFor } from "../helpers/wait-for.js";
+
+const chainFile = "test/fixtures/chains/viewer-chain.ts";
+const rows = 120;
+let work: string;
+let input: string;
+let simulator: Simulator;
+let finished: string;
+let viewer: ViewerProcess;
+
+interface State { state: string; why: string | null; folders: string[]; holder: { live: boolean } | null; tiles: { done: number; total: number | null; ok: number; failed: number; commits: number }; node_table: { node: string; ok: number; failed: number }[] }
+interface Page { lines: { cursor: string; text: string }[]; next: string; previous: string | null }
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "view-"));
+  input = join(work, "in.jsonl");
+  writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n, text: `row ${n}` })}\n`).join(""));
+  simulator = await startSimulator({ port: 0, profile: "instant", model: "sim-model", seed: 7, faults: { http500: 0.1, invalidJson: 0.05 } });
+  finished = join(work, "finished");
+  // Small shards, so paging crosses shard boundaries both ways.
+  const result = await runCli(["run", chainFile, "-i", input, "-o", finished, "--quiet", "--max-lines-per-file", "17", "--circuit-breaker", "off"], { env: { SIM_URL: simulator.url } });
+  expect(result.code, result.stderr).toBe(0);
+  viewer = await startViewer(finished);
+}, 60_000);
+
+afterAll(async () => {
+  await viewer?.stop();
+  await simulator?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("view: a finished run", () => {
+  it("states, counts and rollups agree with what the run wrote", async () => {
+    const flattened = readShards(finished, "flattened");
+    const errors = readShards(finished, "errors");
+    expect(errors.length).toBeGreaterThan(0);
+    const state = await viewer.get<State>("/api/state");
+    expect(state).toMatchObject({ state: "complete", why: null, holder: null, tiles: { done: rows, total: rows, ok: flattened.length, failed: errors.length } });
+    expect(state.folders).toEqual(["flattened", "errors", "gate", "tag"]);
+    expect(state.node_table.find((node) => node.node === "tag")).toMatchObject({ ok: flattened.length, failed: errors.length });
+    const { points } = await viewer.get<{ points: { rows: number; ok: number; failed: number; requests: number; retries: number }[] }>("/api/rollups");
+    expect(points.length).toBeGreaterThan(0);
+    const sum = (pick: (point: (typeof points)[number]) => number): number => points.reduce((total, point) => total + pick(point), 0);
+    expect(sum((point) => point.rows)).toBe(rows);
+    expect(sum((point) => point.ok)).toBe(flattened.length);
+    expect(sum((point) => point.failed)).toBe(errors.length);
+    expect(sum((point) => point.requests)).toBe(rows);
+  });
+
+  it("groups errors by type and pages each group by cursor", async () => {
+    const errors = readShards(finished, "errors") as { row_id: string; error: { type: string } }[];
+    const { groups } = await viewer.get<{ groups: { node: string; type: string; count: number; sample_row_id: string }[] }>("/api/errors");
+    const byType = new Map<string, number>();
+    for (const record of errors) byType.set(record.error.type, (byType.get(record.error.type) ?? 0) + 1);
+    expect(new Map(groups.map((group) => [group.type, group.count]))).toEqual(byType);
+    expect(groups.length).toBe(2);
+    for (const group of groups) {
+      const ids: string[] = [];
+      let after: string | null = null;
+      do {
+        const query: string = `/api/failures?node=${group.node}&type=${group.type}&limit=3${after === null ? "" : `&after=${encodeURIComponent(after)}`}`;
+        const page: { failures: { rowId: string; type: string }[]; next: string | null } = await viewer.get(query);
+        for (const failure of page.failures) expect(failure.type).toBe(group.type);
+        ids.push(...page.failures.map((failure) => failure.rowId));
+        after = page.next;
+      } while (after !== null);
+      const expected = errors.filter((record) => record.error.type === group.type).map((record) => record.row_id).sort((a, b) => Number(a) - Number(b));
+      expect(ids).toEqual(expected);
+      expect(ids[0]).toBe(group.sample_row_id);
+    }
+  });
+
+  it("pages every shard line forward and backward by cursor, and the tail is the last lines", async () => {
+    for (const folder of ["flattened", "errors", "tag"]) {
+      const expected = readShards(finished, folder).map((record) => JSON.stringify(record));
+      const forward: string[] = [];
+      let page = await viewer.get<Page>(`/api/rows?folder=${folder}&after=0:0&limit=7`);
+      while (page.lines.length > 0) {
+        forward.push(...page.lines.map((line) => line.text));
+        page = await viewer.get<Page>(`/api/rows?folder=${folder}&after=${page.next}&limit=7`);
+      }
+      expect(forward).toEqual(expected);
+      const backward: string[] = [];
+      let back = await viewer.get<Page>(`/api/rows?folder=${folder}&limit=5`);
+      expect(back.lines.map((line) => line.text)).toEqual(expected.slice(-5));
+      for (;;) {
+        backward.unshift(...back.lines.map((line) => line.text));
+        if (back.previous === null) break;
+        back = await viewer.get<Page>(`/api/rows?folder=${folder}&before=${back.previous}&limit=5`);
+      }
+      expect(backward).toEqual(expected);
+    }
+  });
+
+  it("opens a row from its cursor with all its records, and its failure", async () => {
+    const page = await viewer.get<Page>("/api/rows?folder=errors&after=0:0&limit=1");
+    const line = page.lines[0];
+    if (line === undefined) throw new Error("no error line");
+    const rowId = (JSON.parse(line.text) as { row_id: string }).row_id;
+    const detail = await viewer.get<{ row_id: string; records: { folder: string; text: string }[]; failure: { rowId: string } | null }>(`/api/row?folder=errors&cursor=${line.cursor}`);
+    expect(detail.row_id).toBe(rowId);
+    expect(detail.records.map((record) => record.folder)).toEqual(["errors", "gate"]);
+    expect(detail.failure?.rowId).toBe(rowId);
+    const ok = (readShards(finished, "flattened")[0] as { row_id: string }).row_id;
+    const okDetail = await viewer.get<{ records: { folder: string; text: string }[]; failure: unknown }>(`/api/row?id=${ok}`);
+    expect(okDetail.records.map((record) => record.folder)).toEqual(["flattened", "gate", "tag"]);
+    expect(okDetail.failure).toBeNull();
+    expect((await fetchRaw(`${viewer.url}/api/row?folder=flattened&cursor=0:5`)).status).toBe(404);
+  });
+
+  it("serves only its own files, read-only, with a strict CSP, to its own host name", async () => {
+    const index = await fetchRaw(`${viewer.url}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers["content-security-policy"]).toMatch(/default-src 'none'; script-src 'self'/);
+    expect(index.body).toContain('<script type="module" src="/viewer.js">');
+    expect((await fetchRaw(`${viewer.url}/viewer.js`)).body).toContain("textContent");
+    for (const path of ["/../ledger.sqlite", "/%2e%2e/ledger.sqlite", "/viewer/../../package.json", "/..%2f..%2fpackage.json", "//etc/passwd", "/ledger.sqlite", "/api/../ledger.sqlite", "/viewer.js%00.html", "/viewer.js/"]) {
+      const answer = await fetchRaw(`${viewer.url}${path}`);
+      expect(answer.status, path).toBe(404);
+      expect(answer.body).not.toContain("SQLite format");
+      expect(answer.headers["content-security-policy"]).toBeDefined();
+    }
+    expect((await fetchRaw(`${viewer.url}/api/rows?folder=..%2Fledger.sqlite`)).status).toBe(404);
+    for (const method of ["POST", "PUT", "DELETE"]) expect((await fetchRaw(`${viewer.url}/api/state`, { method })).status).toBe(405);
+    // DNS rebinding: a page on another name that resolves here gets nothing.
+    expect((await fetchRaw(`${viewer.url}/api/state`, { headers: { host: "attacker.example:80" } })).status).toBe(421);
+  });
+});
+
+describe("view: a run in progress and a folder of runs", () => {
+  it("reads a live run as running and pushes its progress over server-sent events until it completes", async () => {
+    const out = join(work, "live");
+    const gate = join(work, "live.gate");
+    const run = startCli(["run", chainFile, "-i", input, "-o", out, "--quiet", "--commit-interval", "20"], { env: { SIM_URL: simulator.url, GATE_FILE: gate, GATE_FROM: "30" } });
+    try {
+      await waitFor(() => lineCount(join(out, "gate", "000.jsonl")) >= 30, "the gated run's first 30 rows");
+      const live = await startViewer(out);
+      try {
+        let state = await live.get<State>("/api/state");
+        while (state.tiles.done < 30) state = await live.get<State>("/api/state");
+        expect(state).toMatchObject({ state: "running", holder: { live: true }, tiles: { done: 30 } });
+        const seen: State[] = [];
+        const events = await openEvents(`${live.url}/api/events`, (snapshot) => seen.push(snapshot));
+        try {
+          await waitFor(() => seen.length >= 1, "the first state event");
+          writeFileSync(gate, String(rows));
+          await waitFor(() => seen.at(-1)?.state === "complete", "a complete state event");
+          const done = seen.map((snapshot) => snapshot.tiles.done);
+          expect(done[0]).toBe(30);
+          expect(done.at(-1)).toBe(rows);
+          expect([...done].sort((a, b) => a - b)).toEqual(done);
+        } finally {
+          events.close();
+        }
+      } finally {
+        await live.stop();
+      }
+      expect((await run.done).code).toBe(0);
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  }, 60_000);
+
+  it("lists the runs of a folder of run folders and reads each", async () => {
+    const root = join(work, "sharded");
+    for (const shard of ["0-of-2", "1-of-2"]) {
+      mkdirSync(join(root, "shards"), { recursive: true });
+      cpSync(finished, join(root, "shards", shard), { recursive: true });
+    }
+    const multi = await startViewer(root);
+    try {
+      const { runs } = await multi.get<{ runs: { id: number; name: string; state: string; done: number }[] }>("/api/runs");
+      expect(runs).toEqual([
+        { id: 0, name: join("shards", "0-of-2"), state: "complete", why: null, done: rows, total: rows },
+        { id: 1, name: join("shards", "1-of-2"), state: "complete", why: null, done: rows, total: rows },
+      ]);
+      expect((await multi.get<State>("/api/state?run=1")).tiles.done).toBe(rows);
+      expect((await fetchRaw(`${multi.url}/api/state?run=2`)).status).toBe(404);
+    } finally {
+      await multi.stop();
+    }
+  });
+});
+
+/** Reads `event: state` messages of a server-sent event stream. */
+async function openEvents(url: string, onState: (state: State) => void): Promise<{ close(): void }> {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal });
+  const reader = response.body?.getReader();
+  if (reader === undefined) throw new Error("no event stream");
+  const decoder = new TextDecoder();
+  let buffer = "";
+  void (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end = buffer.indexOf("\n\n");
+        while (end !== -1) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(message)?.[1];
+          if (/^event: state$/m.test(message) && data !== undefined) onState(JSON.parse(data) as State);
+          end = buffer.indexOf("\n\n");
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return { close: () => controller.abort() };
+}
