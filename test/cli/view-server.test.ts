@@ -207,7 +207,7 @@ async function openEvents(url: string, onState: (state: State) => void): Promise
   void (async () => {
     try {
       for (;;) {
-        const { value, done } = await reader.read();
+        const { value, done }: { value?: Uint8Array; done: boolean } = await reader.read();
         if (done) return;
         buffer += decoder.decode(value, { stream: true });
         let end = buffer.indexOf("\n\n");
