@@ -200,14 +200,14 @@ describe("view: a run in progress and a folder of runs", () => {
 async function openEvents(url: string, onState: (state: State) => void): Promise<{ close(): void }> {
   const controller = new AbortController();
   const response = await fetch(url, { signal: controller.signal });
-  const reader = response.body?.getReader();
+  const reader = (response.body as ReadableStream<Uint8Array> | null)?.getReader();
   if (reader === undefined) throw new Error("no event stream");
   const decoder = new TextDecoder();
   let buffer = "";
   void (async () => {
     try {
       for (;;) {
-        const { value, done }: { value?: Uint8Array; done: boolean } = await reader.read();
+        const { value, done } = await reader.read();
         if (done) return;
         buffer += decoder.decode(value, { stream: true });
         let end = buffer.indexOf("\n\n");
