@@ -7,6 +7,7 @@
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
@@ -151,7 +152,10 @@ describe("view: a run in progress and a folder of runs", () => {
       const live = await startViewer(out);
       try {
         let state = await live.get<State>("/api/state");
-        while (state.tiles.done < 30) state = await live.get<State>("/api/state");
+        while (state.tiles.done < 30) {
+          await sleep(20);
+          state = await live.get<State>("/api/state");
+        }
         expect(state).toMatchObject({ state: "running", holder: { live: true }, tiles: { done: 30 } });
         const seen: State[] = [];
         const events = await openEvents(`${live.url}/api/events`, (snapshot) => seen.push(snapshot));
