@@ -1,0 +1,118 @@
+/**
+ * The viewer page in a real browser (playwright-core driving Debian's Chromium) against a run on the
+ * simulator held alive in another process: the tiles move as the run moves, a chart draws, an error
+ * group filters the errors, a row opens with its records, a reply holding `<script>` is shown as
+ * text and never runs, and the page goes on to show the run complete. Skipped without
+ * /usr/bin/chromium, unless CHAINETTE_BROWSER=1 (CI installs it): then it must run.
+ * UPDATE_SCREENSHOTS=1 writes the screenshots in docs/.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator, type Simulator } from "../../src/sim/index.js";
+import { repoRoot, startCli } from "../helpers/cli.js";
+import { startViewer, type ViewerProcess } from "../helpers/viewer.js";
+import { lineCount, waitFor } from "../helpers/wait-for.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const required = process.env.CHAINETTE_BROWSER === "1";
+const available = existsSync(CHROMIUM);
+const rows = 120;
+
+let work: string;
+let simulator: Simulator;
+let viewer: ViewerProcess;
+let context: BrowserContext;
+let page: Page;
+let run: ReturnType<typeof startCli>;
+const gate = (): string => join(work, "gate");
+const pageErrors: string[] = [];
+
+describe.skipIf(!available && !required)("the viewer page in Chromium", () => {
+  beforeAll(async () => {
+    if (!available) throw new Error(`CHAINETTE_BROWSER=1 but ${CHROMIUM} is missing (.ci/setup-chromium.sh installs it)`);
+    work = mkdtempSync(join(tmpdir(), "view-browser-"));
+    const input = join(work, "in.jsonl");
+    writeFileSync(input, Array.from({ length: rows }, (_, n) => `${JSON.stringify({ n, text: `row ${n}` })}\n`).join(""));
+    simulator = await startSimulator({ port: 0, profile: "instant", model: "sim-model", seed: 11, faults: { http500: 0.08, invalidJson: 0.06 } });
+    const out = join(work, "out");
+    run = startCli(["run", "test/fixtures/chains/viewer-chain.ts", "-i", input, "-o", out, "--quiet", "--commit-interval", "20", "--circuit-breaker", "off", "--max-lines-per-file", "25"], {
+      env: { SIM_URL: simulator.url, GATE_FILE: gate(), GATE_FROM: "40" },
+    });
+    await waitFor(() => lineCount(join(out, "gate", "001.jsonl")) >= 15, "the run's first 40 rows");
+    viewer = await startViewer(out);
+    context = await chromium.launchPersistentContext(join(work, "chromium-profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      viewport: { width: 1400, height: 1000 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    page.on("dialog", (dialog) => {
+      pageErrors.push(`a dialog opened: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await viewer?.stop();
+    run?.child.kill("SIGKILL");
+    await simulator?.close();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it("shows a live run move, its charts, errors, rows and a row's detail, then the run complete", async () => {
+    await page.goto(`${viewer.url}/`);
+    await page.waitForSelector("#state[data-state=running]");
+    await page.waitForFunction(() => document.getElementById("tile-done")?.textContent === "40");
+
+    // The tiles move: let 40 more rows through.
+    writeFileSync(gate(), "80");
+    await page.waitForFunction(() => document.getElementById("tile-done")?.textContent === "80", undefined, { timeout: 30_000 });
+
+    // A chart draws: points, and pixels of the series' colour.
+    await page.waitForFunction(() => Number(document.getElementById("chart-throughput")?.dataset.points) >= 1);
+    const drawn = await page.evaluate(() => {
+      const canvas = document.getElementById("chart-throughput") as HTMLCanvasElement;
+      const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+      let blue = 0;
+      for (let i = 0; i < data.length; i += 4) if ((data[i + 2] ?? 0) > 150 && (data[i] ?? 0) < 120 && (data[i + 3] ?? 0) > 0) blue++;
+      return blue;
+    });
+    expect(drawn).toBeGreaterThan(10);
+
+    // Errors grouped by type; a click filters to one group and lists its rows.
+    await page.waitForFunction(() => (document.querySelectorAll("#error-groups tbody tr[data-type]").length ?? 0) >= 2);
+    const types = await page.$$eval("#error-groups tbody tr[data-type]", (trs) => trs.map((tr) => (tr as HTMLElement).dataset.type));
+    await page.click(`#error-groups tbody tr[data-type="${types[1]}"]`);
+    await page.waitForFunction(() => document.querySelectorAll("#error-groups tbody tr[data-type]").length === 1);
+    expect(await page.$eval("#error-groups tbody tr[data-type]", (tr) => (tr as HTMLElement).dataset.type)).toBe(types[1]);
+    await page.waitForFunction(() => (document.querySelectorAll("#failures tbody tr").length ?? 0) >= 1);
+    expect(await page.textContent("#failures-title")).toContain(types[1]);
+    if (process.env.UPDATE_SCREENSHOTS === "1") await page.screenshot({ path: join(repoRoot, "docs/viewer-live.png"), fullPage: true });
+
+    // A row opens; the reply's markup is text in the page, and nothing ran.
+    await page.selectOption("#folder", "tag");
+    await page.waitForFunction(() => /"label"/.test(document.querySelector("#rows tbody tr td.text")?.textContent ?? ""));
+    await page.click("#rows tbody tr");
+    await page.waitForSelector("#detail:not([hidden])");
+    const detail = await page.textContent("#detail-records");
+    expect(detail).toMatch(/<script>window.__pwned = 1<\/script>|<img src=x onerror/);
+    expect(await page.$$eval("#detail-records script, #detail-records img, #rows script, #rows img", (found) => found.length)).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.textContent("#detail-note")).toContain("not recorded");
+    if (process.env.UPDATE_SCREENSHOTS === "1") await page.screenshot({ path: join(repoRoot, "docs/viewer-row.png"), fullPage: true });
+
+    // The run ends; the page stays and says so.
+    writeFileSync(gate(), String(rows));
+    expect((await run.done).code).toBe(0);
+    await page.waitForSelector("#state[data-state=complete]", { timeout: 30_000 });
+    await page.waitForFunction((total) => document.getElementById("tile-done")?.textContent === `${total} / ${total}`, rows);
+    expect(await page.textContent("#tile-eta")).toBe("done");
+    expect(pageErrors).toEqual([]);
+  }, 90_000);
+});
