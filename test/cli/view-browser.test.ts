@@ -68,42 +68,44 @@ describe.skipIf(!available && !required)("the viewer page in Chromium", () => {
   it("shows a live run move, its charts, errors, rows and a row's detail, then the run complete", async () => {
     await page.goto(`${viewer.url}/`);
     await page.waitForSelector("#state[data-state=running]");
-    await page.waitForFunction(() => document.getElementById("tile-done")?.textContent === "40");
+    await expect.poll(() => page.textContent("#tile-done"), { timeout: 30_000 }).toBe("40");
 
     // The tiles move: let 40 more rows through.
     writeFileSync(gate(), "80");
-    await page.waitForFunction(() => document.getElementById("tile-done")?.textContent === "80", undefined, { timeout: 30_000 });
+    await expect.poll(() => page.textContent("#tile-done"), { timeout: 30_000 }).toBe("80");
 
     // A chart draws: points, and pixels of the series' colour.
-    await page.waitForFunction(() => Number(document.getElementById("chart-throughput")?.dataset.points) >= 1);
-    const drawn = await page.evaluate(() => {
-      const canvas = document.getElementById("chart-throughput") as HTMLCanvasElement;
-      const data = canvas.getContext("2d")?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+    await expect.poll(() => page.getAttribute("#chart-throughput", "data-points"), { timeout: 30_000 }).toMatch(/^[1-9]/);
+    // Run in the page (a string: this project's types have no DOM).
+    const drawn = await page.evaluate(`(() => {
+      const canvas = document.getElementById("chart-throughput");
+      const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
       let blue = 0;
-      for (let i = 0; i < data.length; i += 4) if ((data[i + 2] ?? 0) > 150 && (data[i] ?? 0) < 120 && (data[i + 3] ?? 0) > 0) blue++;
+      for (let i = 0; i < data.length; i += 4) if (data[i + 2] > 150 && data[i] < 120 && data[i + 3] > 0) blue++;
       return blue;
-    });
+    })()`);
     expect(drawn).toBeGreaterThan(10);
 
     // Errors grouped by type; a click filters to one group and lists its rows.
-    await page.waitForFunction(() => (document.querySelectorAll("#error-groups tbody tr[data-type]").length ?? 0) >= 2);
-    const types = await page.$$eval("#error-groups tbody tr[data-type]", (trs) => trs.map((tr) => (tr as HTMLElement).dataset.type));
-    await page.click(`#error-groups tbody tr[data-type="${types[1]}"]`);
-    await page.waitForFunction(() => document.querySelectorAll("#error-groups tbody tr[data-type]").length === 1);
-    expect(await page.$eval("#error-groups tbody tr[data-type]", (tr) => (tr as HTMLElement).dataset.type)).toBe(types[1]);
-    await page.waitForFunction(() => (document.querySelectorAll("#failures tbody tr").length ?? 0) >= 1);
-    expect(await page.textContent("#failures-title")).toContain(types[1]);
+    const groups = page.locator("#error-groups tbody tr[data-type]");
+    await expect.poll(() => groups.count(), { timeout: 30_000 }).toBe(2);
+    const type = await groups.nth(1).getAttribute("data-type");
+    await groups.nth(1).click();
+    await expect.poll(() => groups.count()).toBe(1);
+    expect(await groups.first().getAttribute("data-type")).toBe(type);
+    await expect.poll(() => page.locator("#failures tbody tr").count()).toBeGreaterThan(0);
+    expect(await page.textContent("#failures-title")).toContain(type);
     if (process.env.UPDATE_SCREENSHOTS === "1") await page.screenshot({ path: join(repoRoot, "docs/viewer-live.png"), fullPage: true });
 
     // A row opens; the reply's markup is text in the page, and nothing ran.
     await page.selectOption("#folder", "tag");
-    await page.waitForFunction(() => /"label"/.test(document.querySelector("#rows tbody tr td.text")?.textContent ?? ""));
+    await expect.poll(() => page.locator("#rows tbody tr td.text").first().textContent()).toContain('"label"');
     await page.click("#rows tbody tr");
     await page.waitForSelector("#detail:not([hidden])");
     const detail = await page.textContent("#detail-records");
     expect(detail).toMatch(/<script>window.__pwned = 1<\/script>|<img src=x onerror/);
-    expect(await page.$$eval("#detail-records script, #detail-records img, #rows script, #rows img", (found) => found.length)).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator("#detail-records script, #detail-records img, #rows script, #rows img").count()).toBe(0);
+    expect(await page.evaluate("typeof window.__pwned")).toBe("undefined");
     expect(await page.textContent("#detail-note")).toContain("not recorded");
     if (process.env.UPDATE_SCREENSHOTS === "1") await page.screenshot({ path: join(repoRoot, "docs/viewer-row.png"), fullPage: true });
 
@@ -111,7 +113,7 @@ describe.skipIf(!available && !required)("the viewer page in Chromium", () => {
     writeFileSync(gate(), String(rows));
     expect((await run.done).code).toBe(0);
     await page.waitForSelector("#state[data-state=complete]", { timeout: 30_000 });
-    await page.waitForFunction((total) => document.getElementById("tile-done")?.textContent === `${total} / ${total}`, rows);
+    await expect.poll(() => page.textContent("#tile-done")).toBe(`${rows} / ${rows}`);
     expect(await page.textContent("#tile-eta")).toBe("done");
     expect(pageErrors).toEqual([]);
   }, 90_000);
