@@ -105,9 +105,10 @@ async function loadRollups() {
 
 function drawCharts() {
   const p = app.points;
-  chart($("chart-throughput"), p, [{ color: "--c1", value: (x) => x.rows / 10 }]);
+  chart($("chart-throughput"), p, [{ color: "--c1", value: (x) => x.rows / (x.width_ms / 1000) }]);
   chart($("chart-latency"), p, [{ color: "--c1", value: (x) => x.p50_ms }, { color: "--c2", value: (x) => x.p99_ms }]);
-  chart($("chart-errors"), p, [{ color: "--c3", value: (x) => x.failed }, { color: "--c2", value: (x) => x.retries }]);
+  const per10s = (x) => x.width_ms / 10_000;
+  chart($("chart-errors"), p, [{ color: "--c3", value: (x) => x.failed / per10s(x) }, { color: "--c2", value: (x) => x.retries / per10s(x) }]);
 }
 
 function chart(canvas, points, series) {
@@ -132,7 +133,7 @@ function chart(canvas, points, series) {
     return;
   }
   // Buckets with no commit are gaps at zero, so a stall shows as one.
-  const t0 = points[0].t, t1 = Math.max(points[points.length - 1].t, t0 + 10_000);
+  const t0 = points[0].t, t1 = Math.max(points[points.length - 1].t, t0 + points[0].width_ms);
   const max = Math.max(1e-9, ...series.flatMap((s) => points.map(s.value)));
   const x = (t) => left + ((t - t0) / (t1 - t0)) * plotW;
   const y = (v) => top + plotH - (v / max) * plotH;
@@ -147,9 +148,9 @@ function chart(canvas, points, series) {
     g.beginPath();
     let previous = null;
     for (const point of points) {
-      if (previous !== null && point.t - previous.t > 10_000) {
-        g.lineTo(x(previous.t + 10_000), y(0));
-        g.lineTo(x(point.t - 10_000), y(0));
+      if (previous !== null && point.t - previous.t > previous.width_ms) {
+        g.lineTo(x(previous.t + previous.width_ms), y(0));
+        g.lineTo(x(point.t - point.width_ms), y(0));
       }
       if (previous === null) g.moveTo(x(point.t), y(s.value(point)));
       else g.lineTo(x(point.t), y(s.value(point)));

@@ -82,11 +82,16 @@ export function writeRollup(
   }
 }
 
-/** The buckets from `since` (ms since the epoch) on, oldest first; none from a ledger before v5. */
-export function readRollups(db: Database.Database, since = 0): RollupRecord[] {
+/**
+ * The buckets from `since` (ms since the epoch) on, oldest first, of one node ('' = the whole run)
+ * or of all; none from a ledger before v5.
+ */
+export function readRollups(db: Database.Database, since = 0, node?: string): RollupRecord[] {
   const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollups'").get();
   if (table === undefined) return [];
-  const rows = db.prepare("SELECT * FROM rollups WHERE bucket >= ? ORDER BY bucket, node").all(since) as RollupRow[];
+  const rows = (node === undefined
+    ? db.prepare("SELECT * FROM rollups WHERE bucket >= ? ORDER BY bucket, node").all(since)
+    : db.prepare("SELECT * FROM rollups WHERE bucket >= ? AND node = ? ORDER BY bucket").all(since, node)) as RollupRow[];
   return rows.map((row) => ({
     bucket: row.bucket, node: row.node, rows: row.rows, ok: row.ok, failed: row.failed, filtered: row.filtered,
     requests: row.requests, retries: row.retries, inputTokens: row.input_tokens, outputTokens: row.output_tokens,

@@ -285,9 +285,9 @@ export class Ledger {
     return (this.db.prepare("SELECT commits FROM progress WHERE id = 1").get() as { commits: number } | undefined)?.commits ?? 0;
   }
 
-  /** The 10 s rollups from `since` (ms since the epoch) on, oldest first (none before schema v5). */
-  rollups(since = 0): RollupRecord[] {
-    return readRollups(this.db, since);
+  /** The 10 s rollups from `since` (ms since the epoch) on, oldest first, of one node ('' = the run) or all (none before schema v5). */
+  rollups(since = 0, node?: string): RollupRecord[] {
+    return readRollups(this.db, since, node);
   }
 
   /** Whether every committed shard's roots are recorded (false for shards a v1/v2 ledger committed). */

@@ -43,8 +43,13 @@ export interface RunSnapshot {
   resume_command: string | null;
 }
 
+/** The most points `rollups()` returns: older buckets are merged in wider ones (a week at 10 s is 60k). */
+export const MAX_POINTS = 720;
+
 export interface RollupPoint {
+  /** The point's start (ms since the epoch) and width (10 s, or a multiple for a long run). */
   t: number;
+  width_ms: number;
   rows: number; ok: number; failed: number; filtered: number; requests: number; retries: number;
   input_tokens: number; output_tokens: number; p50_ms: number; p90_ms: number; p99_ms: number;
 }
@@ -88,8 +93,8 @@ export class RunView {
       const sessions = ledger.sessions();
       const last = sessions.at(-1);
       const summary = this.summary();
-      const recent = ledger.rollups(now - 5 * 60_000).filter((rollup) => rollup.node === "");
-      const lastBucket = recent.at(-1)?.bucket ?? ledger.rollups().filter((rollup) => rollup.node === "").at(-1)?.bucket ?? null;
+      const recent = ledger.rollups(now - 5 * 60_000, "");
+      const lastBucket = recent.at(-1)?.bucket ?? ledger.rollups(0, "").at(-1)?.bucket ?? null;
       const done = ledger.done().count();
       const knownTotal = summary?.input_rows ?? ledger.getMeta<number>(INPUT_ROWS_META) ?? null;
       const complete = last?.status === "complete";
@@ -149,15 +154,34 @@ export class RunView {
     });
   }
 
-  /** The whole run's buckets from `since` on (ms since the epoch), oldest first. */
+  /**
+   * The whole run's buckets from `since` on (ms since the epoch), oldest first: at most
+   * `MAX_POINTS`, consecutive buckets merged (counts summed, latency histograms merged) when more.
+   */
   rollups(since = 0): RollupPoint[] {
-    return this.withLedger((ledger) =>
-      ledger.rollups(since).filter((rollup) => rollup.node === "").map((rollup) => ({
-        t: rollup.bucket, rows: rollup.rows, ok: rollup.ok, failed: rollup.failed, filtered: rollup.filtered, requests: rollup.requests, retries: rollup.retries,
+    return this.withLedger((ledger) => {
+      const buckets = ledger.rollups(since, "");
+      const first = buckets[0]?.bucket ?? 0;
+      const span = (buckets.at(-1)?.bucket ?? first) - first + ROLLUP_BUCKET_MS;
+      const width = Math.max(1, Math.ceil(span / ROLLUP_BUCKET_MS / MAX_POINTS)) * ROLLUP_BUCKET_MS;
+      const merged: RollupRecord[] = [];
+      for (const bucket of buckets) {
+        const start = first + Math.floor((bucket.bucket - first) / width) * width;
+        const into = merged.at(-1);
+        if (into === undefined || into.bucket !== start) {
+          merged.push({ ...bucket, bucket: start });
+          continue;
+        }
+        into.rows += bucket.rows; into.ok += bucket.ok; into.failed += bucket.failed; into.filtered += bucket.filtered;
+        into.requests += bucket.requests; into.retries += bucket.retries; into.inputTokens += bucket.inputTokens; into.outputTokens += bucket.outputTokens;
+        into.latency.merge(bucket.latency);
+      }
+      return merged.map((rollup) => ({
+        t: rollup.bucket, width_ms: width, rows: rollup.rows, ok: rollup.ok, failed: rollup.failed, filtered: rollup.filtered, requests: rollup.requests, retries: rollup.retries,
         input_tokens: rollup.inputTokens, output_tokens: rollup.outputTokens,
         p50_ms: rollup.latency.quantile(0.5), p90_ms: rollup.latency.quantile(0.9), p99_ms: rollup.latency.quantile(0.99),
-      })),
-    );
+      }));
+    });
   }
 
   errorGroups(): { node: string; type: string; count: number; sample: string; sample_row_id: string }[] {

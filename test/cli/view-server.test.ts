@@ -9,6 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { readShards, runCli, startCli } from "../helpers/cli.js";
@@ -178,6 +179,33 @@ describe("view: a run in progress and a folder of runs", () => {
       run.child.kill("SIGKILL");
     }
   }, 60_000);
+
+  it("merges a long run's buckets into at most 720 points, losing no row", async () => {
+    const long = join(work, "long");
+    cpSync(finished, long, { recursive: true });
+    const db = new Database(join(long, "ledger.sqlite"));
+    const insert = db.prepare("INSERT INTO rollups (bucket, node, rows, ok, latency) VALUES (?, '', ?, ?, ?)");
+    // Two days of 10 s buckets with gaps, ending where the run's own bucket starts.
+    const start = (db.prepare("SELECT MIN(bucket) AS first FROM rollups").get() as { first: number }).first - 17_280 * 10_000;
+    db.transaction(() => {
+      for (let i = 0; i < 17_280; i++) if (i % 1000 !== 7) insert.run(start + i * 10_000, 5, 5, JSON.stringify([0, 2, 3]));
+    })();
+    db.close();
+    const longViewer = await startViewer(long);
+    try {
+      const { points } = await longViewer.get<{ points: { t: number; width_ms: number; rows: number }[] }>("/api/rollups");
+      expect(points.length).toBeLessThanOrEqual(720);
+      expect(points.length).toBeGreaterThan(600);
+      const width = points[0]?.width_ms ?? 0;
+      expect(width % 10_000).toBe(0);
+      expect(width).toBeGreaterThan(10_000);
+      expect(points.reduce((sum, point) => sum + point.rows, 0)).toBe(rows + (17_280 - 18) * 5);
+      const recent = await longViewer.get<{ points: { width_ms: number }[] }>(`/api/rollups?since=${start + 17_000 * 10_000}`);
+      expect(recent.points.every((point) => point.width_ms === 10_000)).toBe(true);
+    } finally {
+      await longViewer.stop();
+    }
+  });
 
   it("lists the runs of a folder of run folders and reads each", async () => {
     const root = join(work, "sharded");
