@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SCHEMA_VERSION } from "../../src/durability/ledger-schema.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { readShards, runCli, startCli } from "../helpers/cli.js";
 import { fetchRaw, startViewer, type ViewerProcess } from "../helpers/viewer.js";
@@ -205,6 +206,29 @@ describe("view: a run in progress and a folder of runs", () => {
     } finally {
       await longViewer.stop();
     }
+  });
+
+  it("reads a v4 ledger (no rollups) with empty charts, and a resume migrates it to v5", async () => {
+    const old = join(work, "v4");
+    cpSync(finished, old, { recursive: true });
+    const db = new Database(join(old, "ledger.sqlite"));
+    db.exec("DROP TABLE rollups");
+    db.pragma("user_version = 4");
+    db.close();
+    const oldViewer = await startViewer(old);
+    try {
+      expect((await oldViewer.get<{ points: unknown[] }>("/api/rollups")).points).toEqual([]);
+      expect(await oldViewer.get<State>("/api/state")).toMatchObject({ state: "complete", tiles: { done: rows } });
+      const resumed = await runCli(["run", chainFile, "-i", input, "-o", old, "--quiet"], { env: { SIM_URL: simulator.url } });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect((await oldViewer.get<State>("/api/state")).tiles.done).toBe(rows);
+    } finally {
+      await oldViewer.stop();
+    }
+    const migrated = new Database(join(old, "ledger.sqlite"), { readonly: true });
+    expect(migrated.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(migrated.prepare("SELECT COUNT(*) AS n FROM rollups").get()).toEqual({ n: 0 });
+    migrated.close();
   });
 
   it("lists the runs of a folder of run folders and reads each", async () => {
