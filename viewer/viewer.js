@@ -265,7 +265,7 @@ async function openRow(query) {
 // ---- runs and live updates ----
 async function loadRuns() {
   const response = await fetch("/api/runs");
-  const { runs } = await response.json();
+  const { runs, totals } = await response.json();
   const picker = $("runs");
   picker.replaceChildren(...runs.map((run) => {
     const option = text("option", `${run.name}: ${run.state} ${count(run.done)}${run.total === null ? "" : ` / ${count(run.total)}`}`);
@@ -274,6 +274,18 @@ async function loadRuns() {
   }));
   picker.value = String(app.run);
   $("run-picker").hidden = runs.length < 2;
+  const states = new Map();
+  for (const run of runs) states.set(run.state, (states.get(run.state) ?? 0) + 1);
+  $("runs-summary").textContent = runs.length < 2 ? "" :
+    `${runs.length} runs (${[...states].map(([state, n]) => `${n} ${state}`).join(", ")}), ${count(totals.done)}${totals.total === null ? "" : ` / ${count(totals.total)}`} rows done in all`;
+}
+
+// The picker's states and totals follow the runs, at most every 5 s.
+let runsRefreshed = 0;
+function refreshRuns() {
+  if (Date.now() - runsRefreshed < 5000) return;
+  runsRefreshed = Date.now();
+  loadRuns().catch(showProblem);
 }
 
 function connect() {
@@ -283,6 +295,7 @@ function connect() {
   events.addEventListener("state", (event) => {
     $("connection").textContent = `updated ${new Date().toLocaleTimeString()}`;
     renderState(JSON.parse(event.data));
+    if (!$("run-picker").hidden) refreshRuns();
   });
   events.addEventListener("problem", (event) => showProblem(new Error(JSON.parse(event.data).error)));
   events.onerror = () => { $("connection").textContent = "viewer server unreachable: retrying"; };

@@ -74,7 +74,10 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     const query = url.searchParams;
     const runs = findRuns(options.root);
     if (url.pathname === "/api/runs") {
-      return sendJson(response, 200, { root: options.root, runs: runs.map((run, id) => ({ id, name: runName(options.root, run), ...briefState(new RunView(run)) })) });
+      const listed = runs.map((run, id) => ({ id, name: runName(options.root, run), ...briefState(new RunView(run)) }));
+      const total = listed.some((run) => run.total === null) ? null : listed.reduce((sum, run) => sum + (run.total ?? 0), 0);
+      const totals = { done: listed.reduce((sum, run) => sum + run.done, 0), total };
+      return sendJson(response, 200, { root: options.root, runs: listed, totals });
     }
     const runId = integer(query.get("run"), 0);
     const run = runs[runId];

@@ -203,7 +203,7 @@ export class RunView {
     return this.withLedger((ledger) => {
       const pages = this.pages(ledger, folder);
       const result = page.after !== undefined ? pages.forward(page.after, limit) : pages.backward(page.before, limit);
-      return { folder, ...result };
+      return { folder, ...result, lines: result.lines.map((line) => ({ ...line, text: redactLine(folder, line.text) })) };
     });
   }
 
@@ -223,7 +223,7 @@ export class RunView {
         const pages = this.pages(ledger, folder);
         for (const [seq, ranges] of ledger.shardRoots(folder)) {
           if (!ranges.some(([start, end]) => start <= root && root < end)) continue;
-          for (const line of pages.find(seq, (text) => relatedRow(lineRowId(text), rowId))) records.push({ folder, ...line });
+          for (const line of pages.find(seq, (text) => relatedRow(lineRowId(text), rowId))) records.push({ folder, cursor: line.cursor, text: redactLine(folder, line.text) });
         }
       }
       const failure = ledger.failureOf(rowId);
@@ -233,7 +233,10 @@ export class RunView {
 
   /** The line at a cursor of a folder (a row opened from the row browser). */
   line(folder: string, cursor: string): string | undefined {
-    return this.withLedger((ledger) => this.pages(ledger, folder).lineAt(cursor));
+    return this.withLedger((ledger) => {
+      const line = this.pages(ledger, folder).lineAt(cursor);
+      return line === undefined ? undefined : redactLine(folder, line);
+    });
   }
 
   private pages(ledger: Ledger, folder: string): ShardPages {
@@ -268,6 +271,14 @@ export function lineRowId(line: string): string | undefined {
 function relatedRow(candidate: string | undefined, rowId: string): boolean {
   if (candidate === undefined) return false;
   return candidate === rowId || candidate.startsWith(`${rowId}.`) || rowId.startsWith(`${candidate}.`);
+}
+
+/**
+ * An error record's message may name an endpoint: its credentials are redacted, as in the ledger's
+ * failures. Other records are the run's data, shown exactly as written.
+ */
+function redactLine(folder: string, text: string): string {
+  return folder === "errors" ? redactUrls(text) : text;
 }
 
 function redactFailure(failure: FailureRecord): FailureRecord {

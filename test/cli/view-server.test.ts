@@ -231,6 +231,14 @@ describe("view: a run in progress and a folder of runs", () => {
     migrated.close();
   });
 
+  it("refuses a folder that holds no run, naming it", async () => {
+    const empty = join(work, "empty");
+    mkdirSync(join(empty, "sub"), { recursive: true });
+    const result = await runCli(["view", empty, "--port", "0"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${empty} holds no run`);
+  });
+
   it("lists the runs of a folder of run folders and reads each", async () => {
     const root = join(work, "sharded");
     for (const shard of ["0-of-2", "1-of-2"]) {
@@ -239,7 +247,8 @@ describe("view: a run in progress and a folder of runs", () => {
     }
     const multi = await startViewer(root);
     try {
-      const { runs } = await multi.get<{ runs: { id: number; name: string; state: string; done: number }[] }>("/api/runs");
+      const { runs, totals } = await multi.get<{ runs: { id: number; name: string; state: string; done: number }[]; totals: { done: number; total: number | null } }>("/api/runs");
+      expect(totals).toEqual({ done: 2 * rows, total: 2 * rows });
       expect(runs).toEqual([
         { id: 0, name: join("shards", "0-of-2"), state: "complete", why: null, done: rows, total: rows },
         { id: 1, name: join("shards", "1-of-2"), state: "complete", why: null, done: rows, total: rows },
