@@ -134,6 +134,8 @@ export class ShardPages {
       let carry = Buffer.alloc(0);
       while (position < shard.bytes && found.length < most) {
         const chunk = readAt(fd, position, Math.min(CHUNK, shard.bytes - position));
+        // A file shorter than its committed length (damaged, or cut by hand): what is there is all.
+        if (chunk.length === 0) break;
         position += chunk.length;
         let buffer = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
         let newline = buffer.indexOf(10);

@@ -5,7 +5,7 @@
  * events, a folder of run folders lists each run, and the server serves nothing but its own files
  * and answers nothing but GET.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
@@ -229,6 +229,59 @@ describe("view: a run in progress and a folder of runs", () => {
     expect(migrated.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     expect(migrated.prepare("SELECT COUNT(*) AS n FROM rollups").get()).toEqual({ n: 0 });
     migrated.close();
+  });
+
+  it("redacts credentials in URLs that older versions may have stored (commands, reasons, error messages)", async () => {
+    const planted = join(work, "planted");
+    cpSync(finished, planted, { recursive: true });
+    const url = "http://user:s3cr3t@gpu-box:8000/v1?api-key=s3cr3t";
+    const summary = JSON.parse(readFileSync(join(planted, "summary.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(planted, "summary.json"), JSON.stringify({ ...summary, status: "failed", resume_command: `chainette-stream run c.ts --endpoint sim=${url}` }));
+    const db = new Database(join(planted, "ledger.sqlite"));
+    db.prepare("UPDATE sessions SET status = 'failed', reason = ?").run(`ENGINE_DOWN: ${url} refused`);
+    db.prepare("UPDATE failures SET message = ?").run(`request to ${url} failed`);
+    db.close();
+    const errors = join(planted, "errors", "000.jsonl");
+    const first = readFileSync(errors, "utf8").split("\n")[0] as string;
+    const record = JSON.parse(first) as { error: { message: string } };
+    record.error.message = `request to ${url} failed`;
+    const rest = readFileSync(errors, "utf8").slice(first.length);
+    writeFileSync(errors, JSON.stringify(record) + rest);
+    const ledger = new Database(join(planted, "ledger.sqlite"));
+    ledger.prepare("UPDATE shards SET bytes = ? WHERE dir = 'errors' AND seq = 0").run(Buffer.byteLength(JSON.stringify(record) + rest));
+    ledger.close();
+    const plantedViewer = await startViewer(planted);
+    try {
+      const answers = await Promise.all(["/api/state", "/api/errors", "/api/failures?node=tag&type=ENGINE_REQUEST", "/api/failures?node=tag&type=SCHEMA_MISMATCH", "/api/rows?folder=errors&after=0:0"].map((path) => fetchRaw(`${plantedViewer.url}${path}`)));
+      const page = JSON.parse(answers[4]?.body ?? "{}") as Page;
+      answers.push(await fetchRaw(`${plantedViewer.url}/api/row?folder=errors&cursor=${page.lines[0]?.cursor ?? ""}`));
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        expect(answer.body).not.toContain("s3cr3t");
+      }
+      expect(answers.map((answer) => answer.body).join("")).toContain("REDACTED@gpu-box");
+      expect(JSON.parse(answers[0]?.body ?? "{}")).toMatchObject({ state: "stopped", why: expect.stringContaining("REDACTED") as unknown, resume_command: expect.stringContaining("REDACTED") as unknown });
+    } finally {
+      await plantedViewer.stop();
+    }
+  });
+
+  it("reads a shard cut shorter than the ledger says without hanging: what is there is shown", async () => {
+    const cut = join(work, "cut");
+    cpSync(finished, cut, { recursive: true });
+    const shard = join(cut, "flattened", "000.jsonl");
+    const text = readFileSync(shard, "utf8");
+    const kept = text.slice(0, text.indexOf("\n", text.length / 2) + 1);
+    writeFileSync(shard, kept);
+    const cutViewer = await startViewer(cut);
+    try {
+      const page = await cutViewer.get<Page>("/api/rows?folder=flattened&after=0:0&limit=500");
+      expect(page.lines.slice(0, kept.split("\n").length - 1).map((line) => line.text)).toEqual(kept.split("\n").slice(0, -1));
+      const tail = await cutViewer.get<Page>("/api/rows?folder=flattened&limit=5");
+      expect(tail.lines).toHaveLength(5);
+    } finally {
+      await cutViewer.stop();
+    }
   });
 
   it("refuses a folder that holds no run, naming it", async () => {
