@@ -156,8 +156,16 @@ function chart(canvas, points, series) {
       else g.lineTo(x(point.t), y(s.value(point)));
       previous = point;
     }
-    if (points.length === 1) g.lineTo(x(points[0].t) + 4, y(s.value(points[0])));
     g.stroke();
+    // Few points (a short run, or its first minutes): each one marked, so a single bucket shows.
+    if (points.length <= 60) {
+      g.fillStyle = g.strokeStyle;
+      for (const point of points) {
+        g.beginPath();
+        g.arc(x(point.t), y(s.value(point)), 3, 0, 2 * Math.PI);
+        g.fill();
+      }
+    }
   }
 }
 
