@@ -251,10 +251,11 @@ async function openRow(query) {
   $("detail-note").textContent =
     "What the run records of a row: the input and each node's parsed output (flattened/ and the node folders), " +
     "and for a failed row its error (type, message, attempts, HTTP status) with the raw reply when it could not be parsed. " +
-    "Rendered prompts and the raw replies of rows that succeeded are not recorded (`run --dry-run N` prints the prompts).";
+    "Rendered prompts and the raw replies of rows that succeeded are not recorded (run --dry-run N prints the prompts).";
   const records = detail.records.map((record) => {
     const box = document.createElement("div");
-    box.append(text("h3", `${record.folder} (at ${record.cursor})`));
+    const [seq, offset] = record.cursor.split(":");
+    box.append(text("h3", `${record.folder} (${record.folder}/${seq.padStart(3, "0")}.jsonl, byte ${offset})`));
     let shown = record.text;
     try { shown = JSON.stringify(JSON.parse(record.text), null, 2); } catch { /* a cut line: as it is */ }
     box.append(text("pre", shown));

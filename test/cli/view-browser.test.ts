@@ -95,7 +95,7 @@ describe.skipIf(!available && !required)("the viewer page in Chromium", () => {
     expect(await groups.first().getAttribute("data-type")).toBe(type);
     await expect.poll(() => page.locator("#failures tbody tr").count()).toBeGreaterThan(0);
     expect(await page.textContent("#failures-title")).toContain(type);
-    if (process.env.UPDATE_SCREENSHOTS === "1") await page.screenshot({ path: join(repoRoot, "docs/viewer-live.png"), fullPage: true });
+    if (process.env.UPDATE_SCREENSHOTS === "1") await page.screenshot({ path: join(repoRoot, "docs/viewer-live.png") });
 
     // A row opens; the reply's markup is text in the page, and nothing ran.
     await page.selectOption("#folder", "tag");
@@ -107,7 +107,7 @@ describe.skipIf(!available && !required)("the viewer page in Chromium", () => {
     expect(await page.locator("#detail-records script, #detail-records img, #rows script, #rows img").count()).toBe(0);
     expect(await page.evaluate("typeof window.__pwned")).toBe("undefined");
     expect(await page.textContent("#detail-note")).toContain("not recorded");
-    if (process.env.UPDATE_SCREENSHOTS === "1") await page.screenshot({ path: join(repoRoot, "docs/viewer-row.png"), fullPage: true });
+    if (process.env.UPDATE_SCREENSHOTS === "1") await page.locator("#detail").screenshot({ path: join(repoRoot, "docs/viewer-row.png") });
 
     // The run ends; the page stays and says so.
     writeFileSync(gate(), String(rows));
