@@ -12,6 +12,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SCHEMA_VERSION } from "../../src/durability/ledger-schema.js";
+import { RunView, STALLED_AFTER_MS } from "../../src/job/run-view.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { readShards, runCli, startCli } from "../helpers/cli.js";
 import { fetchRaw, startViewer, type ViewerProcess } from "../helpers/viewer.js";
@@ -159,6 +160,10 @@ describe("view: a run in progress and a folder of runs", () => {
           state = await live.get<State>("/api/state");
         }
         expect(state).toMatchObject({ state: "running", holder: { live: true }, tiles: { done: 30 } });
+        // The same run seen two minutes on with nothing committed meanwhile: stalled, and why.
+        const later = new RunView(out).snapshot(Date.now() + 2 * STALLED_AFTER_MS);
+        expect(later.state).toBe("stalled");
+        expect(later.why).toMatch(/^no rows committed for \d+ s while the run's process lives/);
         const seen: State[] = [];
         const events = await openEvents(`${live.url}/api/events`, (snapshot) => seen.push(snapshot));
         try {
