@@ -36,11 +36,23 @@ export function parseCursor(cursor: string | undefined): { seq: number; offset: 
   return match === null ? undefined : { seq: Number(match[1]), offset: Number(match[2]) };
 }
 
+/** How `findRoot` narrows a long shard before it scans (bytes). */
+export interface SeekOptions {
+  /** Bisect while the range is longer than this. @default 256 KiB */
+  minBytes?: number;
+  /** Start scanning this far before the bisected offset (rows arrive nearly, not exactly, in order). @default 1 MiB */
+  marginBytes?: number;
+  /** Give up the narrowed scan after this many bytes without the row, and scan the shard whole. @default 4 MiB */
+  windowBytes?: number;
+}
+
 /** Shard lines of one folder: `shards` are the folder's committed records, in seq order. */
 export class ShardPages {
   private readonly shards: ShardRecord[];
+  private readonly seek: Required<SeekOptions>;
 
-  constructor(private readonly outDir: string, dir: string, shards: readonly ShardRecord[], private readonly parquet: boolean) {
+  constructor(private readonly outDir: string, dir: string, shards: readonly ShardRecord[], private readonly parquet: boolean, seek: SeekOptions = {}) {
+    this.seek = { minBytes: seek.minBytes ?? 256 * 1024, marginBytes: seek.marginBytes ?? 1024 * 1024, windowBytes: seek.windowBytes ?? 4 * 1024 * 1024 };
     this.shards = shards.filter((shard) => shard.dir === dir).sort((a, b) => a.seq - b.seq);
     this.dir = dir;
   }
@@ -115,17 +127,87 @@ export class ShardPages {
     return this.scan(shard, at.offset, () => true).found[0]?.text;
   }
 
-  /** The lines of shard `seq` for which `keep(line)` holds (at most 50), read a chunk at a time. */
-  find(seq: number, keep: (line: string) => boolean): PagedLine[] {
+  /**
+   * The lines of shard `seq` that belong to root row `root` and for which `keep` holds (at most 50).
+   * A root's lines are written together, and roots nearly in input order: a long shard is bisected
+   * by the roots of the lines it holds, then scanned from a margin before that point until the
+   * root's block of lines ends. When the row is not within the window, the shard is scanned whole,
+   * so the answer never depends on the order rows finished in.
+   */
+  findRoot(seq: number, root: number, keep: (line: string) => boolean): PagedLine[] {
     const shard = this.lineShards().find((candidate) => candidate.seq === seq);
-    return shard === undefined ? [] : this.scan(shard, 0, keep, 50).found;
+    if (shard === undefined) return [];
+    let start = this.bisect(shard, root);
+    while (start > 0) {
+      const near = this.scanBlock(shard, start, keep);
+      if (near === undefined) break;
+      // A block that begins at the first whole line may have begun before `start`: look again from further back.
+      if (!near.atFirstLine) return near.lines;
+      start = Math.max(0, start - this.seek.marginBytes);
+    }
+    return this.scan(shard, 0, keep, 50).found;
+  }
+
+  /** A line start at or before the lines of `root` (by bisection on the lines' roots), or 0. */
+  private bisect(shard: ShardRecord, root: number): number {
+    let low = 0;
+    let high = shard.bytes;
+    const fd = this.open(shard);
+    try {
+      while (high - low > this.seek.minBytes) {
+        const middle = Math.floor((low + high) / 2);
+        const probe = readAt(fd, middle, Math.min(CHUNK, shard.bytes - middle)).toString("utf8");
+        const newline = probe.indexOf("\n");
+        const found = newline === -1 ? undefined : /^\{"row_id":"(\d+)/.exec(probe.slice(newline + 1));
+        if (found === undefined || found === null) break;
+        if (Number(found[1]) < root) low = middle;
+        else high = middle;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return Math.max(0, low - this.seek.marginBytes);
+  }
+
+  /**
+   * From `start`, the block of lines `keep` holds for, read to its end; undefined when it does not
+   * begin within the window.
+   */
+  private scanBlock(shard: ShardRecord, start: number, keep: (line: string) => boolean): { lines: PagedLine[]; atFirstLine: boolean } | undefined {
+    let inBlock = false;
+    let seen = 0;
+    let whole = 0;
+    let atFirstLine = false;
+    const fd = this.open(shard);
+    let skipFirst: boolean;
+    try {
+      skipFirst = readAt(fd, start - 1, 1).toString() !== "\n";
+    } finally {
+      closeSync(fd);
+    }
+    const { found } = this.scan(shard, start, (line) => {
+      if (skipFirst) {
+        // The first piece is the end of a line that started before `start`.
+        skipFirst = false;
+        return false;
+      }
+      whole++;
+      if (keep(line)) {
+        if (!inBlock) atFirstLine = whole === 1;
+        return (inBlock = true);
+      }
+      if (inBlock) return "stop";
+      seen += line.length + 1;
+      return seen > this.seek.windowBytes ? "stop" : false;
+    }, 50);
+    return found.length > 0 ? { lines: found, atFirstLine } : undefined;
   }
 
   /**
    * The first `most` lines from byte `from` for which `keep` holds, and the offset after the last
-   * line read; a chunk at a time, so a long shard is never read whole.
+   * line read; a chunk at a time, so a long shard is never read whole. `keep` may answer "stop".
    */
-  private scan(shard: ShardRecord, from: number, keep: (line: string) => boolean, most = 1): { found: PagedLine[]; end: number } {
+  private scan(shard: ShardRecord, from: number, keep: (line: string) => boolean | "stop", most = 1): { found: PagedLine[]; end: number } {
     const fd = this.open(shard);
     const found: PagedLine[] = [];
     let lineStart = from;
@@ -141,7 +223,9 @@ export class ShardPages {
         let newline = buffer.indexOf(10);
         while (newline !== -1 && found.length < most) {
           const text = buffer.subarray(0, newline).toString("utf8");
-          if (keep(text)) found.push({ cursor: `${shard.seq}:${lineStart}`, text });
+          const kept = keep(text);
+          if (kept === "stop") return { found, end: lineStart };
+          if (kept) found.push({ cursor: `${shard.seq}:${lineStart}`, text });
           lineStart += newline + 1;
           buffer = buffer.subarray(newline + 1);
           newline = buffer.indexOf(10);

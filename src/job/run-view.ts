@@ -223,7 +223,7 @@ export class RunView {
         const pages = this.pages(ledger, folder);
         for (const [seq, ranges] of ledger.shardRoots(folder)) {
           if (!ranges.some(([start, end]) => start <= root && root < end)) continue;
-          for (const line of pages.find(seq, (text) => relatedRow(lineRowId(text), rowId))) records.push({ folder, cursor: line.cursor, text: redactLine(folder, line.text) });
+          for (const line of pages.findRoot(seq, root, (text) => relatedRow(lineRowId(text), rowId))) records.push({ folder, cursor: line.cursor, text: redactLine(folder, line.text) });
         }
       }
       const failure = ledger.failureOf(rowId);
