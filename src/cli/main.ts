@@ -14,6 +14,7 @@ Commands:
   run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR   run a chain (again: resume)
   inspect OUTDIR                               what a run did, live or finished (also a sharded job)
   merge OUTDIR                                 one run's folders from the complete shards of a job
+  view OUTDIR [--port N]                       a local web page of a run, live or finished
   inspect-dag CHAIN_FILE[:EXPORT]              the DAG and its validation, no requests
   sim [--port N]                               the bundled vLLM-compatible simulator
   warmup -f ENGINES.yml [-e NAME ...]          start vllm_local engines, wait until healthy
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => import("./run-command.js").then((module) => ({ run: module.runCommand, options: module.RUN_OPTIONS })),
   inspect: async () => import("./inspect-command.js").then((module) => ({ run: module.inspectCommand, options: module.INSPECT_OPTIONS })),
   merge: async () => import("./merge-command.js").then((module) => ({ run: module.mergeCommand, options: module.MERGE_OPTIONS })),
+  view: async () => import("./view-command.js").then((module) => ({ run: module.viewCommand, options: module.VIEW_OPTIONS })),
   "inspect-dag": async () => import("./inspect-dag-command.js").then((module) => ({ run: module.inspectDagCommand, options: module.INSPECT_DAG_OPTIONS })),
   sim: async () => import("../sim/command.js").then((module) => ({ run: module.runSimCommand, options: module.SIM_OPTIONS })),
   warmup: async () => import("./warmup-command.js").then((module) => ({ run: module.warmupCommand, options: module.WARMUP_OPTIONS })),

@@ -5,6 +5,7 @@ import { resolveEngineConfigs } from "../engines/resolve-engine-configs.js";
 import { ChainetteError, isChainetteError } from "../errors.js";
 import { RunEvents } from "../pipeline/events.js";
 import { RunControl } from "../job/run-control.js";
+import { RunMetrics } from "../job/run-metrics.js";
 import { runJob } from "../job/run-job.js";
 import { resolveShard, shardRunFolder } from "../job/shard-spec.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
@@ -16,6 +17,7 @@ import { RunStats } from "./run-stats.js";
 import { printSummary } from "./print-summary.js";
 import { printDryRun, printEstimate } from "./preview-command.js";
 import { resumeInvocation } from "./resume-invocation.js";
+import { startMetricsServer, type MetricsServer } from "./metrics-server.js";
 
 export const RUN_HELP = `Usage: chainette-stream run CHAIN_FILE[:EXPORT] -i INPUT -o OUTDIR [options]
 
@@ -66,6 +68,8 @@ Engines:
 Display:
   --quiet                     print only the final summary
   --json-logs                 pino JSON events on stderr instead of the live view
+  --metrics-port N            Prometheus metrics at http://127.0.0.1:N/metrics while the run goes
+                              (0 picks a free port; its URL is printed on stderr)
 `;
 
 export const RUN_OPTIONS = {
@@ -95,6 +99,7 @@ export const RUN_OPTIONS = {
   "max-error-rate": { type: "string" },
   "circuit-breaker": { type: "string" },
   grace: { type: "string" },
+  "metrics-port": { type: "string" },
   quiet: { type: "boolean" },
   "json-logs": { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -144,6 +149,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   const view = new ProgressView({ mode, stats, chainName: chain.name, ...(logger ? { logger } : {}) });
   events.on(stats.onEvent);
   events.on(view.onEvent, mode === "json" ? { rows: ["row-failed"] } : {});
+  let metricsServer: MetricsServer | undefined;
+  if (values["metrics-port"] !== undefined) {
+    const metrics = new RunMetrics();
+    events.on(metrics.onEvent);
+    metricsServer = await startMetricsServer(metrics, parseInteger("--metrics-port", values["metrics-port"], 0));
+    if (mode !== "json") process.stderr.write(`metrics at ${metricsServer.url}\n`);
+    else logger?.info({ event: "metrics", url: metricsServer.url }, "metrics");
+  }
 
   const graceMs = parseInteger("--grace", values.grace, 30) * 1000;
   const control = new RunControl(graceMs);
@@ -210,6 +223,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   } finally {
     view.stop();
+    await metricsServer?.close();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }

@@ -17,6 +17,7 @@ import type { CompletedRoot } from "../pipeline/gather-roots.js";
 import type { NodeRecord, Row, RootRow } from "../pipeline/row.js";
 import { addRootRange, ShardWriter } from "./shard-writer.js";
 import { CircuitBreaker, DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerOptions } from "./circuit-breaker.js";
+import type { RequestTally } from "./request-tally.js";
 
 export interface CommitSinkOptions {
   outDir: string;
@@ -39,6 +40,8 @@ export interface CommitSinkOptions {
   parquet?: ParquetSealer;
   /** `--write-filtered`: one record per filtered leaf in `filtered/`. @default false */
   writeFiltered?: boolean;
+  /** Requests and retries for each commit's rollup (listening to the run's events); without it, 0. */
+  tally?: RequestTally;
 }
 
 /** What has been written since the last commit and is waiting to be made durable. */
@@ -228,6 +231,7 @@ export class CommitSink {
     this.pending = new PendingCommit();
     const snapshots = [...this.writers.values()].map((writer) => writer.snapshot());
     const shardRoots = snapshots.flatMap((snapshot) => snapshot.roots);
+    const started = performance.now();
     this.committing = (async () => {
       // One fsync at a time while the pipeline runs: libuv has four pool threads, and the input's
       // reads must not queue behind a commit's fsyncs (that stalled the whole pipeline at every commit).
@@ -236,13 +240,17 @@ export class CommitSink {
         : [];
       if (!last) for (const snapshot of snapshots) shards.push(...(await snapshot.sync()));
       crashPoint("shard-synced");
-      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings, filteredRanges: pending.filteredRanges(), shardRoots });
+      const synced = performance.now();
+      const tally = this.options.tally;
+      const rollup = { at: Date.now(), ...(tally?.take() ?? { requests: 0, retries: 0 }), inputRows: tally?.inputRows, ...(tally === undefined ? {} : { requestNodes: tally.requestNodes }) };
+      this.options.ledger.commit({ shards, rows: pending.rows.ranges, failures: pending.failures, counters: pending.counters, nodes: pending.nodes, filteredSiblings: pending.filteredSiblings, filteredRanges: pending.filteredRanges(), shardRoots, rollup });
       crashPoint("ledger-committed");
+      const ledgerMs = performance.now() - synced;
       // Shards that rolled are complete and now committed whole: seal them before the next commit.
       await this.options.parquet?.seal(snapshots.flatMap((snapshot) => snapshot.rolled));
       this.lastCommit = performance.now();
       const { ok, failed, filtered } = pending.counters;
-      this.options.emit({ type: "commit", rows: pending.rows.count, ok, failed, filtered, watermark: this.options.ledger.done().watermark });
+      this.options.emit({ type: "commit", rows: pending.rows.count, ok, failed, filtered, watermark: this.options.ledger.done().watermark, syncMs: synced - started, ledgerMs });
     })();
     try {
       await this.committing;

@@ -1,5 +1,5 @@
 /** The ledger's versioned schema. Bump `SCHEMA_VERSION` and add a migration when it changes. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -91,4 +91,22 @@ CREATE TABLE IF NOT EXISTS sessions (
   wall_ms    INTEGER NOT NULL DEFAULT 0,
   reason     TEXT
 );
+-- v5. What each 10 s of the run did, written with the commits that did it (\`bucket\`: the
+-- bucket's start, ms since the epoch): node '' is the whole run (leaf outcomes, requests, retries),
+-- any other node its own outcomes; \`latency\` is that bucket's LatencyHistogram. The viewer's charts
+-- read it. History, not counts: --retry-errors and --repair leave it as it is.
+CREATE TABLE IF NOT EXISTS rollups (
+  bucket        INTEGER NOT NULL,
+  node          TEXT    NOT NULL,
+  rows          INTEGER NOT NULL DEFAULT 0,
+  ok            INTEGER NOT NULL DEFAULT 0,
+  failed        INTEGER NOT NULL DEFAULT 0,
+  filtered      INTEGER NOT NULL DEFAULT 0,
+  requests      INTEGER NOT NULL DEFAULT 0,
+  retries       INTEGER NOT NULL DEFAULT 0,
+  input_tokens  INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  latency       TEXT    NOT NULL DEFAULT '[]',
+  PRIMARY KEY (bucket, node)
+) WITHOUT ROWID;
 `;

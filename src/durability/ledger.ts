@@ -10,6 +10,7 @@ import { traceDurable, tracingDurable } from "../durable-trace.js";
 import { ChainetteError } from "../errors.js";
 import { DoneRanges, type Range, type RootRange } from "./done-ranges.js";
 import { LatencyHistogram } from "./latency-histogram.js";
+import { readRollups, writeRollup, type CommitRollup, type RollupRecord } from "./ledger-rollups.js";
 import { SCHEMA_SQL, SCHEMA_VERSION } from "./ledger-schema.js";
 
 export interface ShardRecord {
@@ -78,6 +79,8 @@ export interface CommitData {
   filteredRanges?: readonly FilteredRange[];
   /** The roots whose lines the committed shard bytes added, per shard (schema v3). */
   shardRoots?: readonly ShardRoots[];
+  /** This commit's share of the 10 s rollups the viewer charts (schema v5). */
+  rollup?: CommitRollup;
 }
 
 /** Root rows `[start, end)` that did not fan out and whose one leaf `node` filtered. */
@@ -266,6 +269,7 @@ export class Ledger {
       }
       if (data.shardRoots !== undefined && data.shardRoots.length > 0) this.appendShardRoots(data.shardRoots);
       if (data.filteredRanges !== undefined && data.filteredRanges.length > 0) this.appendFilteredRanges(data.filteredRanges);
+      if (data.rollup !== undefined) writeRollup(this.db, data.rollup, data.counters, data.nodes);
       crashPoint("ledger-in-transaction");
     });
     this.runTransaction(transaction, options, "ledger commit failed");
@@ -274,6 +278,16 @@ export class Ledger {
       if (options.durable === true) traceDurable({ op: "ledger-durable", ledger: this.path });
     }
     this.doneRows = done;
+  }
+
+  /** How many commits the run has made, over every session. */
+  commits(): number {
+    return (this.db.prepare("SELECT commits FROM progress WHERE id = 1").get() as { commits: number } | undefined)?.commits ?? 0;
+  }
+
+  /** The 10 s rollups from `since` (ms since the epoch) on, oldest first, of one node ('' = the run) or all (none before schema v5). */
+  rollups(since = 0, node?: string): RollupRecord[] {
+    return readRollups(this.db, since, node);
   }
 
   /** Whether every committed shard's roots are recorded (false for shards a v1/v2 ledger committed). */
@@ -380,6 +394,24 @@ export class Ledger {
           "ROW_NUMBER() OVER (PARTITION BY node, type ORDER BY root, row_id) AS n FROM failures) WHERE n = 1 ORDER BY count DESC, node, type",
       )
       .all() as FailureGroup[];
+  }
+
+  /**
+   * One group's failures in input order, after the `after` failure (`[root, row_id]`), at most
+   * `limit`: the viewer pages them by this cursor, never by offset.
+   */
+  failuresOf(group: { node: string; type: string }, after: readonly [number, string] | undefined, limit: number): FailureRecord[] {
+    const [root, rowId] = after ?? [-1, ""];
+    const rows = this.db
+      .prepare("SELECT * FROM failures WHERE node = ? AND type = ? AND (root > ? OR (root = ? AND row_id > ?)) ORDER BY root, row_id LIMIT ?")
+      .all(group.node, group.type, root, root, rowId, limit) as FailureRow[];
+    return rows.map(failureFromRow);
+  }
+
+  /** The failure recorded for one row, if any. */
+  failureOf(rowId: string): FailureRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM failures WHERE row_id = ?").get(rowId) as FailureRow | undefined;
+    return row === undefined ? undefined : failureFromRow(row);
   }
 
   startSession(): number {
@@ -522,6 +554,10 @@ function ledgerError(error: unknown, path: string): unknown {
 
 interface NodeStatsRow { node: string; ok: number; failed: number; filtered: number; input_tokens: number; output_tokens: number; latency: string }
 interface FailureRow { row_id: string; root: number; node: string; type: string; message: string; attempts: number; status: number | null }
+
+function failureFromRow(row: FailureRow): FailureRecord {
+  return { rowId: row.row_id, root: row.root, node: row.node, type: row.type, message: row.message, attempts: row.attempts, status: row.status ?? undefined };
+}
 
 function fromRow(row: NodeStatsRow): NodeStats {
   return { ok: row.ok, failed: row.failed, filtered: row.filtered, inputTokens: row.input_tokens, outputTokens: row.output_tokens, latency: new LatencyHistogram(JSON.parse(row.latency) as number[]) };

@@ -5,6 +5,7 @@
  */
 import { pipeline } from "node:stream/promises";
 import { CommitSink } from "../durability/commit-sink.js";
+import { RequestTally } from "../durability/request-tally.js";
 import type { ParquetSealer } from "../durability/parquet-sealer.js";
 import { checkServedModel } from "../engines/check-served-model.js";
 import { ChainetteError } from "../errors.js";
@@ -50,6 +51,8 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
   let sourceExhausted = false;
   let engines: Awaited<ReturnType<typeof createPlanEngines>> | undefined;
   let sink: CommitSink | undefined;
+  const tally = new RequestTally();
+  const stopTally = options.events.on(tally.onEvent);
   try {
     engines = createPlanEngines(plan, options.engines, {
       defaultConcurrency: options.concurrency ?? 256,
@@ -79,6 +82,7 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
       ...(options.commitIntervalMs === undefined ? {} : { commitIntervalMs: options.commitIntervalMs }),
       ...(options.maxErrorRate === undefined ? {} : { maxErrorRate: options.maxErrorRate }),
       writeFiltered: options.writeFiltered ?? false,
+      tally,
       ...(options.circuitBreaker === undefined ? {} : { circuitBreaker: options.circuitBreaker }),
     });
     const rows = sourceRows(source, {
@@ -106,6 +110,7 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
     // Requests still in flight belong to rows this session can no longer commit (an error-rate
     // stop, a failure elsewhere in the pipeline): cancel them rather than wait for their answers.
     scope.end(new ChainetteError("ABORTED", `the run ended (${status})`));
+    stopTally();
     control.dispose();
     if (engines) await closeEngines(engines);
   }

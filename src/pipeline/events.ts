@@ -11,12 +11,13 @@ export type RunEvent =
   | { type: "total"; total: number }
   | { type: "rows-read"; count: number }
   | { type: "node-start"; node: string }
-  /** `started` is true when a `node-start` preceded it (a step that sent a request). */
-  | { type: "node-end"; node: string; status: "ok" | "failed" | "filtered"; started: boolean; latencyMs: number; inputTokens: number; outputTokens: number }
+  /** `started` is true when a `node-start` preceded it (a step that sent a request); `finishReason`, its last reply's. */
+  | { type: "node-end"; node: string; status: "ok" | "failed" | "filtered"; started: boolean; latencyMs: number; inputTokens: number; outputTokens: number; finishReason?: string }
   /** A synchronous apply's whole micro-batch: counts by outcome and the mean latency per row. */
   | { type: "node-batch"; node: string; ok: number; failed: number; filtered: number; latencyMs: number }
   | { type: "repair"; node: string; rowId: string; reason: string }
-  | { type: "commit"; rows: number; ok: number; failed: number; filtered: number; watermark: number }
+  /** `syncMs`: the fsyncs of the shards; `ledgerMs`: the ledger transaction (absent from older emitters). */
+  | { type: "commit"; rows: number; ok: number; failed: number; filtered: number; watermark: number; syncMs?: number; ledgerMs?: number }
   | { type: "stop-requested"; reason: string; graceMs: number }
   /** The rows in flight were cancelled: a second signal, or the grace after the first ran out. */
   | { type: "stop-forced"; by: "signal" | "grace"; graceMs: number }

@@ -45,7 +45,7 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
   if (hit !== undefined) {
     const checked = checkReply(plan, hit);
     // A cached reply the step no longer accepts (its outputModel's code changed) is asked again.
-    if (checked.ok) return [accept(plan, row, runtime, checked.value, hit.reasoning, 0, { inputTokens: 0, outputTokens: 0 }, hit)];
+    if (checked.ok) return [accept(plan, row, runtime, checked.value, hit.reasoning, hit.finishReason, 0, { inputTokens: 0, outputTokens: 0 }, hit)];
   }
 
   runtime.emit({ type: "node-start", node: plan.id });
@@ -55,16 +55,16 @@ export async function executeStep(plan: StepPlan, row: Row, runtime: NodeRuntime
   const { inputTokens, outputTokens } = outcome.usage;
   if (!outcome.ok) {
     failRow(row, { ...outcome.failure, usage: { inputTokens, outputTokens, latencyMs } });
-    runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens });
+    runtime.emit({ type: "node-end", node: plan.id, status: "failed", started: true, latencyMs, inputTokens, outputTokens, ...(outcome.finishReason === undefined ? {} : { finishReason: outcome.finishReason }) });
     return [row];
   }
   if (cache !== undefined && key !== undefined) {
     cache.store(key, { text: outcome.text, reasoning: outcome.reasoning, finishReason: outcome.finishReason, inputTokens, outputTokens, requests: outcome.requests });
   }
-  return [accept(plan, row, runtime, outcome.value, outcome.reasoning, latencyMs, outcome.usage, undefined)];
+  return [accept(plan, row, runtime, outcome.value, outcome.reasoning, outcome.finishReason, latencyMs, outcome.usage, undefined)];
 }
 
-function accept(plan: StepPlan, row: Row, runtime: NodeRuntime, value: unknown, reasoning: string | undefined, latencyMs: number, usage: { inputTokens: number; outputTokens: number }, cached: CachedReply | undefined): Row {
+function accept(plan: StepPlan, row: Row, runtime: NodeRuntime, value: unknown, reasoning: string | undefined, finishReason: string, latencyMs: number, usage: { inputTokens: number; outputTokens: number }, cached: CachedReply | undefined): Row {
   const { inputTokens, outputTokens } = usage;
   row.setOutput(plan.id, value);
   row.previous = value;
@@ -72,7 +72,7 @@ function accept(plan: StepPlan, row: Row, runtime: NodeRuntime, value: unknown, 
   if (reasoning !== undefined) record.reasoning = reasoning;
   if (cached !== undefined) record.cached = { requests: cached.requests, inputTokens: cached.inputTokens, outputTokens: cached.outputTokens };
   row.records.push(record);
-  runtime.emit({ type: "node-end", node: plan.id, status: "ok", started: cached === undefined, latencyMs, inputTokens, outputTokens });
+  runtime.emit({ type: "node-end", node: plan.id, status: "ok", started: cached === undefined, latencyMs, inputTokens, outputTokens, finishReason });
   return row;
 }
 
@@ -84,9 +84,10 @@ function keysFor(plan: StepPlan, engine: Engine): ReplyKeys {
   return keys;
 }
 
+/** `finishReason`: the last reply's (none when no reply came). */
 type Outcome =
   | { ok: true; value: unknown; text: string; reasoning: string | undefined; finishReason: string; requests: number; usage: { inputTokens: number; outputTokens: number } }
-  | { ok: false; failure: RowFailure; usage: { inputTokens: number; outputTokens: number } };
+  | { ok: false; failure: RowFailure; usage: { inputTokens: number; outputTokens: number }; finishReason?: string };
 
 async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessage[], row: Row, runtime: NodeRuntime): Promise<Outcome> {
   const usage = { inputTokens: 0, outputTokens: 0 };
@@ -94,7 +95,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
   const conversation = [...messages];
   const askings = plan.step.maxRepairs + 1;
   let transportAttempts = 0;
-  let last: { text: string; reason: string } | undefined;
+  let last: { text: string; reason: string; finishReason: string } | undefined;
 
   for (let asking = 1; asking <= askings; asking++) {
     let result: GenerateResult;
@@ -105,7 +106,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
         const details = error as ChainetteError & { status?: number; attempts?: number };
         const failure: RowFailure = { node: plan.id, type: "ENGINE_REQUEST", message: error.message, attempts: transportAttempts + (details.attempts ?? 1) };
         if (details.status !== undefined) failure.status = details.status;
-        return { ok: false, failure, usage };
+        return { ok: false, failure, usage, ...(last === undefined ? {} : { finishReason: last.finishReason }) };
       }
       throw error; // ENGINE_DOWN, aborts, bugs: the run stops and can be resumed
     }
@@ -115,7 +116,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
 
     const reason = checkReply(plan, result);
     if (reason.ok) return { ok: true, value: reason.value, text: result.text, reasoning: result.reasoning, finishReason: result.finishReason, requests: asking, usage };
-    last = { text: result.text, reason: reason.message };
+    last = { text: result.text, reason: reason.message, finishReason: result.finishReason };
     if (asking < askings) {
       runtime.emit({ type: "repair", node: plan.id, rowId: row.id, reason: reason.message });
       conversation.push(
@@ -129,7 +130,7 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
     message: `no valid reply after ${askings} asking(s): ${last?.reason ?? "unknown"}`,
   };
   if (last !== undefined) failure.rawText = last.text;
-  return { ok: false, failure, usage };
+  return { ok: false, failure, usage, ...(last === undefined ? {} : { finishReason: last.finishReason }) };
 }
 
 function checkReply(plan: StepPlan, result: Pick<GenerateResult, "text" | "finishReason">): { ok: true; value: unknown } | { ok: false; message: string } {

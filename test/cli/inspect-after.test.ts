@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SCHEMA_VERSION } from "../../src/durability/ledger-schema.js";
 import { runCli, startCli } from "../helpers/cli.js";
 import { gatedRuns } from "../helpers/gated-runs.js";
 import { lineCount, waitFor } from "../helpers/wait-for.js";
@@ -116,7 +117,7 @@ describe("inspect", () => {
     const stopped = await runCli([...args.slice(0, -2), "--batch-size", "5", "--circuit-breaker", "5:0.5"], { env: { BROKEN: "1" } });
     expect(stopped.code, stopped.stderr).toBe(1);
     const migrated = new Database(join(out, "ledger.sqlite"), { readonly: true });
-    expect(migrated.pragma("user_version", { simple: true })).toBe(4);
+    expect(migrated.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     migrated.close();
     const report = await inspectJson(out);
     expect(report.sessions.map((session) => session.status)).toEqual(["complete", "failed"]);

@@ -1,0 +1,96 @@
+/**
+ * `run --metrics-port`: a run held at a known row on the simulator serves Prometheus text that our
+ * own strict reader and (where installed) `promtool check metrics` accept, whose numbers are the
+ * run's; the server answers only /metrics and is gone when the run ends.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startSimulator, type Simulator } from "../../src/sim/index.js";
+import { readShards, startCli } from "../helpers/cli.js";
+import { parsePrometheusText, type Sample } from "../helpers/prometheus-text.js";
+import { waitFor } from "../helpers/wait-for.js";
+
+let work: string;
+let simulator: Simulator;
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), "metrics-"));
+  simulator = await startSimulator({ port: 0, profile: "instant", model: "sim-model", seed: 3, faults: { http500: 0.1 } });
+});
+
+afterAll(async () => {
+  await simulator.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function total(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value)).reduce((sum, s) => sum + s.value, 0);
+}
+
+describe("run --metrics-port", () => {
+  it("serves valid chainette_ metrics whose numbers are the run's, while it runs", async () => {
+    const input = join(work, "in.jsonl");
+    writeFileSync(input, Array.from({ length: 50 }, (_, n) => `${JSON.stringify({ n, text: `row ${n}` })}\n`).join(""));
+    const gate = join(work, "gate");
+    const run = startCli(["run", "test/fixtures/chains/viewer-chain.ts", "-i", input, "-o", join(work, "out"), "--quiet", "--metrics-port", "0", "--commit-interval", "20", "--circuit-breaker", "off"], {
+      env: { SIM_URL: simulator.url, SIM_MAX_RETRIES: "1", GATE_FILE: gate, GATE_FROM: "30" },
+    });
+    let stderr = "";
+    run.child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      await waitFor(() => /metrics at (\S+)/.test(stderr), "the metrics URL");
+      const url = /metrics at (\S+)/.exec(stderr)?.[1] as string;
+      let text = "";
+      let samples: Sample[] = [];
+      // Until the 30 rows before the gate are committed (each scrape is a complete, valid exposition).
+      while (total(samples, "chainette_committed_rows_total") < 30) {
+        if (text !== "") await sleep(20);
+        text = await (await fetch(url)).text();
+        samples = parsePrometheusText(text).samples;
+      }
+      const { types } = parsePrometheusText(text);
+      for (const name of types.keys()) expect(name).toMatch(/^chainette_/);
+      expect(types.get("chainette_request_duration_seconds")).toBe("histogram");
+      const flattened = readShards(join(work, "out"), "flattened").length;
+      const failed = readShards(join(work, "out"), "errors").length;
+      expect(flattened + failed).toBe(30);
+      expect(total(samples, "chainette_rows_total", { node: "gate", outcome: "ok" })).toBe(30);
+      expect(total(samples, "chainette_rows_total", { node: "tag", outcome: "ok" })).toBe(flattened);
+      expect(total(samples, "chainette_rows_total", { node: "tag", outcome: "failed" })).toBe(failed);
+      expect(total(samples, "chainette_requests_total", { node: "tag" })).toBe(30);
+      expect(total(samples, "chainette_request_duration_seconds_count", { node: "tag" })).toBe(30);
+      expect(total(samples, "chainette_finish_reasons_total", { node: "tag" })).toBe(flattened);
+      expect(total(samples, "chainette_tokens_total", { node: "tag", kind: "output" })).toBeGreaterThan(0);
+      expect(total(samples, "chainette_request_retries_total")).toBeGreaterThan(0);
+      expect(total(samples, "chainette_requests_in_flight", { node: "tag" })).toBe(0);
+      expect(total(samples, "chainette_commits_total")).toBeGreaterThan(0);
+      expect(total(samples, "chainette_commit_fsync_seconds_count")).toBe(total(samples, "chainette_commits_total"));
+      expect(total(samples, "chainette_running")).toBe(1);
+      if (existsSync("/usr/bin/promtool")) {
+        const check = spawnSync("/usr/bin/promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+        expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+      }
+      expect((await fetch(url.replace(/\/metrics$/, "/"))).status).toBe(404);
+      writeFileSync(gate, "1000");
+      expect((await run.done).code).toBe(0);
+      await expect(fetch(url)).rejects.toThrow();
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  }, 60_000);
+
+  it("our reader refuses what promtool refuses", () => {
+    const good = "# HELP chainette_x x.\n# TYPE chainette_x histogram\nchainette_x_bucket{le=\"1\"} 1\nchainette_x_bucket{le=\"+Inf\"} 2\nchainette_x_sum 3\nchainette_x_count 2\n";
+    expect(parsePrometheusText(good).samples).toHaveLength(4);
+    expect(() => parsePrometheusText(good.replace('le="+Inf"} 2', 'le="+Inf"} 0'))).toThrow(/not cumulative/);
+    expect(() => parsePrometheusText(good.replace("chainette_x_count 2", "chainette_x_count 5"))).toThrow(/_count/);
+    expect(() => parsePrometheusText("# TYPE a counter\na{b=\"c} 1\n")).toThrow(/labels/);
+    expect(() => parsePrometheusText("# TYPE a counter\na -1\n")).toThrow(/negative/);
+    expect(() => parsePrometheusText("a 1\n")).toThrow(/before its family/);
+    expect(() => parsePrometheusText("# TYPE a counter\na 1\na 2\n")).toThrow(/duplicate/);
+  });
+});
