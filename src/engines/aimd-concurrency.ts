@@ -5,7 +5,8 @@
  * - Slow start: from 8 in flight, +1 per success while the limit is what holds requests back
  *   (doubling every round of requests), until the first sign of overload.
  * - Then +1/limit per such success (+1 per round).
- * - A 429 or 503 halves the limit, at most once per `cooldownMs` (one burst of rejections is one signal).
+ * - A 429 or 503 halves the limit, at most once per round trip (the smoothed latency of recent
+ *   successes; `cooldownMs` before any): the rejections of one burst are one signal.
  * - Latency growth: successes are taken in rounds of max(20, limit); when a round's median latency
  *   passes `latencyTolerance` x the lowest round median seen, the server is queueing our requests:
  *   x0.8, at most once per round. The tolerance is wide because a batching server's latency grows
@@ -19,7 +20,7 @@ export interface AimdOptions {
   ceiling: number;
   /** Round median over the lowest round median that counts as queueing. @default 3 */
   latencyTolerance?: number;
-  /** Shortest interval between two halvings for 429/503. @default 1000 */
+  /** Shortest interval between two halvings for 429/503 before any latency is known. @default 1000 */
   cooldownMs?: number;
   /** The limit to start from. @default min(ceiling, 8) */
   initial?: number;
@@ -35,7 +36,9 @@ export class AimdConcurrency implements ConcurrencyPolicy {
   #baseline = Number.POSITIVE_INFINITY;
   readonly #ceiling: number;
   readonly #tolerance: number;
-  readonly #cooldownMs: number;
+  #cooldownMs: number;
+  /** Smoothed latency of successes (EWMA, weight 1/8 as TCP's SRTT), once one came. */
+  #smoothedLatencyMs: number | undefined;
 
   constructor(options: AimdOptions) {
     this.#ceiling = options.ceiling;
@@ -54,6 +57,8 @@ export class AimdConcurrency implements ConcurrencyPolicy {
       return;
     }
     if (outcome.latencyMs === undefined) return;
+    this.#smoothedLatencyMs = this.#smoothedLatencyMs === undefined ? outcome.latencyMs : this.#smoothedLatencyMs + (outcome.latencyMs - this.#smoothedLatencyMs) / 8;
+    this.#cooldownMs = this.#smoothedLatencyMs;
     if (this.#latencyGrew(outcome.latencyMs)) {
       this.#decrease(0.8, now);
       return;
