@@ -11,6 +11,7 @@ import { ChainetteError } from "../errors.js";
 import { AttemptDeadline, type AdaptiveTimeoutOptions } from "./attempt-deadline.js";
 import type { Engine, EngineConfig, EngineEvent, GenerateRequest, GenerateResult } from "./engine.js";
 import type { ChatProtocol } from "./chat-protocol.js";
+import { ContextWindow } from "./context-window.js";
 import { EndpointSet } from "./endpoint-set.js";
 import { EngineRequestError, snippetOf } from "./engine-request-error.js";
 import type { RetryOptions } from "./retry-policy.js";
@@ -53,6 +54,8 @@ export class HttpEngine implements Engine {
   readonly #endpoints: EndpointSet;
   readonly #headers: Record<string, string>;
   readonly #deadline: AttemptDeadline;
+  /** Present for servers that may say their context window (vllm_api, openai_compatible). */
+  readonly #contextWindow: ContextWindow | undefined;
   /** `false` once a server refused `priority`; it is not sent again. */
   #sendPriority: boolean;
   #closed = false;
@@ -88,9 +91,22 @@ export class HttpEngine implements Engine {
       maxResponseBytes: options.maxResponseBytes,
       onEvent: options.onEvent,
     });
+    const first = this.#endpoints.endpoints[0];
+    this.#contextWindow =
+      first !== undefined && (config.backend === "vllm_api" || config.backend === "openai_compatible")
+        ? new ContextWindow({ engine: this.name, model: config.model, pool: first.pool, base: first.base, headers: authorization })
+        : undefined;
   }
 
   generate(request: GenerateRequest): Promise<GenerateResult> {
+    if (this.#contextWindow !== undefined) {
+      const window = this.#contextWindow;
+      return window.check(request).then(() => this.#enqueue(request));
+    }
+    return this.#enqueue(request);
+  }
+
+  #enqueue(request: GenerateRequest): Promise<GenerateResult> {
     return this.#queue.add(() => this.#generate(request), request.signal === undefined ? {} : { signal: request.signal });
   }
 

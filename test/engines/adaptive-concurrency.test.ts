@@ -110,7 +110,8 @@ describe("AIMD (servers without /metrics)", () => {
     // ...where a fixed 64 in flight sees most of its attempts refused.
     rejected = 0;
     const fixed = engine({ backend: "openai_compatible", endpoint: `${server.url}/v1`, concurrency: 64, maxRetries: 50, adaptiveConcurrency: false });
-    await Promise.all(Array.from({ length: 300 }, (_, index) => fixed.generate(request(index, 8))));
+    // (some of its requests may run out of retries: what counts here is how often the server refused)
+    await Promise.allSettled(Array.from({ length: 300 }, (_, index) => fixed.generate(request(index, 8))));
     expect(rejected / 300).toBeGreaterThan(1);
   }, 30_000);
 });
