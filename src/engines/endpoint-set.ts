@@ -318,7 +318,10 @@ export class EndpointSet {
     if (this.#closed) return;
     endpoint.metricsTimer = setTimeout(() => {
       void this.#readMetrics(endpoint).then((again) => {
-        if (again) this.#scheduleMetrics(endpoint, this.#concurrency.metricsIntervalMs ?? 300);
+        // Slow start (the server never seen full yet) reads three times as often, to ramp up fast.
+        const interval = this.#concurrency.metricsIntervalMs ?? 300;
+        const ramping = endpoint.policy instanceof QueueTargetConcurrency && !endpoint.policy.slotsKnown;
+        if (again) this.#scheduleMetrics(endpoint, ramping ? Math.ceil(interval / 3) : interval);
       });
     }, delayMs);
     endpoint.metricsTimer.unref();

@@ -55,6 +55,11 @@ export class QueueTargetConcurrency implements ConcurrencyPolicy {
     return this.#slots;
   }
 
+  /** Whether the server has been seen full (with a queue), so `slots` is its capacity. */
+  get slotsKnown(): boolean {
+    return this.#slotsKnown;
+  }
+
   onOutcome(outcome: AttemptOutcome): void {
     if (outcome.overloaded) this.#set(Math.floor(this.#limit / 2));
   }
