@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createEngine } from "../../src/engines/create-engine.js";
 import type { Engine, EngineConfig, GenerateRequest } from "../../src/engines/engine.js";
 import { isChainetteError } from "../../src/errors.js";
+import { Chain, registerEngine, Step, type RowResult } from "../../src/index.js";
+import { z } from "zod";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../../src/sim/index.js";
 import { chatCompletion, startTestServer, type TestServer } from "./test-server.js";
 
@@ -65,6 +67,21 @@ describe("rows that cannot fit", () => {
     await expect(llm.generate(ask("x".repeat(3000), 50))).resolves.toMatchObject({ text: "ok" });
     expect(server.requests.filter((request) => request.path.endsWith("/tokenize"))).toHaveLength(1);
     expect(server.requests.filter((request) => request.path.endsWith("/chat/completions"))).toHaveLength(1);
+  });
+});
+
+describe("rows that cannot fit, in a chain", () => {
+  it("give the row a PROMPT_TOO_LONG error record with 0 attempts while the other rows answer", async () => {
+    const small = await sim({ profile: "instant", maxModelLen: 1024 });
+    registerEngine({ name: "small-window", backend: "vllm_api", model: "m", endpoint: `${small.url}/v1` });
+    const step = new Step({ id: "qa", inputModel: z.object({ text: z.string() }), outputModel: z.object({ answer: z.string() }), engineName: "small-window", sampling: { maxTokens: 200 }, userPrompt: "Q: {{text}}" });
+    const results: RowResult[] = [];
+    for await (const result of new Chain({ name: "fit", steps: [step] }).run([{ text: "short" }, { text: "long ".repeat(1000) }, { text: "also short" }], { concurrency: 4, batchSize: 4 })) results.push(result);
+    const byId = new Map(results.map((result) => [result.rowId, result]));
+    expect(byId.get("0")).toMatchObject({ status: "ok" });
+    expect(byId.get("2")).toMatchObject({ status: "ok" });
+    expect(byId.get("1")).toMatchObject({ status: "failed", node: "qa", error: { type: "PROMPT_TOO_LONG", attempts: 0 } });
+    expect(small.stats().requests["/v1/chat/completions"]).toBe(2);
   });
 });
 
