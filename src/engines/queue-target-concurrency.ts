@@ -4,7 +4,8 @@
  * moment one frees and no request of ours (or of anyone sharing the server) sits in a long queue.
  *
  * Target: `waiting` within [1, slots/4] (slots = the most requests seen running). Each reading:
- * - waiting above the band: our requests in flight minus the excess over slots/8; since our in-flight
+ * - waiting above the band: our requests in flight minus the excess over slots/8 (our share of
+ *   it, by our part of the server's requests, when other clients load it too); since our in-flight
  *   count minus the server's queue is what runs, this sets the limit to about `running + slots/8`
  *   at once, without waiting for the queue to drain (a limit cut step by step would keep cutting
  *   while the old queue drains, and collapse);
@@ -71,7 +72,10 @@ export class QueueTargetConcurrency implements ConcurrencyPolicy {
     const high = Math.max(1, Math.floor(slots / 4));
     const middle = Math.max(1, Math.round(slots / 8));
     if (load.waiting > high) {
-      this.#set(inFlight - (load.waiting - middle));
+      // Our share of the excess: when other clients (another run, another engine on the same
+      // server) fill the queue too, each cuts its part instead of all of them cutting the whole.
+      const share = Math.min(1, inFlight / Math.max(1, load.running + load.waiting));
+      this.#set(inFlight - Math.ceil((load.waiting - middle) * share));
       return;
     }
     const usingAll = inFlight >= this.#limit - Math.max(1, Math.floor(this.#limit / 16));

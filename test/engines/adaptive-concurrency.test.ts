@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createEngine } from "../../src/engines/create-engine.js";
 import type { Engine, EngineConfig, EngineEvent, GenerateRequest } from "../../src/engines/engine.js";
+import { parseServerLoad } from "../../src/engines/server-load.js";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../../src/sim/index.js";
 import { chatCompletion, startTestServer, type TestServer } from "./test-server.js";
 
@@ -126,4 +127,22 @@ describe("several endpoints", () => {
     // Capacity ratio: 64 x ITL(16) / (16 x ITL(64)) = 64 x 13.5 / (16 x 18.3) = 2.95.
     expect(ratio).toBeGreaterThan(2.2);
   }, 30_000);
+});
+
+describe("parseServerLoad", () => {
+  it("sums vLLM's gauges over label sets, reads the older KV-cache name, and refuses a page without them", () => {
+    const page = [
+      "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
+      "# TYPE vllm:num_requests_waiting gauge",
+      'vllm:num_requests_waiting{engine="0",model_name="m"} 3.0',
+      'vllm:num_requests_waiting{engine="1",model_name="m"} 2.0',
+      'vllm:num_requests_running{engine="0",model_name="m"} 32.0',
+      'vllm:num_requests_running{engine="1",model_name="m"} 30.0',
+      'vllm:gpu_cache_usage_perc{model_name="m"} 0.5',
+      'vllm:request_success_total{finished_reason="stop",model_name="m"} 100.0',
+    ].join("\n");
+    expect(parseServerLoad(page)).toEqual({ waiting: 5, running: 62, kvCacheUsage: 0.5 });
+    expect(parseServerLoad("# HELP process_cpu_seconds_total\nprocess_cpu_seconds_total 12.5\n")).toBeUndefined();
+    expect(parseServerLoad("")).toBeUndefined();
+  });
 });
