@@ -5,7 +5,9 @@
  * (the row gets an error record; no request is sent, nothing is retried).
  *
  * Counting, cheapest first: a prompt whose character count (an upper bound on its tokens) plus
- * `maxTokens` fits is sent as is, which is nearly every row of a long-context model. Otherwise the
+ * `maxTokens` fits is sent as is, which is nearly every row of a long-context model (while the
+ * window is still being read, a bound within 2,048 tokens counts as fitting: no request waits for
+ * the lookup unless it might need it). Otherwise the
  * server's `/tokenize` counts it exactly, chat template included (vLLM has it); without one, the
  * prompt is refused only when it cannot fit even at `charactersPerTokenCeiling` characters a token
  * (no tokenizer packs more), so a row that might fit is sent and the server decides.
@@ -20,6 +22,14 @@ export const charactersPerTokenCeiling = 6;
 const templateTokensPerMessage = 8;
 const lookupTimeoutMs = 10_000;
 const retryLookupMs = 30_000;
+/** A context window every served model has, assumed while the real one is being read. */
+const assumedWindow = 2048;
+
+/** More tokens than the request can take: one per character, the template's at most, `maxTokens`. */
+function upperBound(request: GenerateRequest): number {
+  const characters = request.messages.reduce((sum, message) => sum + message.content.length, 0);
+  return characters + request.messages.length * templateTokensPerMessage + (request.sampling.maxTokens ?? 1);
+}
 /** What `#json` returns when the server gave no answer (connection error, timeout, 5xx). */
 const unanswered = Symbol("unanswered");
 
@@ -55,6 +65,8 @@ export interface ContextWindowOptions {
 export class ContextWindow {
   readonly #options: ContextWindowOptions;
   #maxModelLen: Promise<number | undefined> | undefined;
+  /** The window once read: a number, `null` when the server does not say it, `undefined` before. */
+  #known: number | null | undefined;
   /** When `/v1/models` went unanswered (the server down or starting): asked again 30 s later. */
   #unansweredAt: number | undefined;
   /** `false` once the server answered `/tokenize` with 404/405 (or not at all). */
@@ -64,24 +76,43 @@ export class ContextWindow {
     this.#options = options;
   }
 
+  /**
+   * Whether the request surely fits, decided without waiting: its character count (an upper bound
+   * on its tokens) plus `maxTokens` is within the window, or within `assumedWindow` while the
+   * window is still being read (the first requests of a run are not held up by the lookup).
+   */
+  surelyFits(request: GenerateRequest): boolean {
+    void this.#lookUp();
+    const bound = upperBound(request);
+    return this.#known === undefined ? bound <= assumedWindow : this.#known === null || bound <= this.#known;
+  }
+
   /** Throws `PromptTooLongError` when the request cannot fit; resolves otherwise (or when the window is unknown). */
   async check(request: GenerateRequest): Promise<void> {
-    if (this.#unansweredAt !== undefined && performance.now() - this.#unansweredAt > retryLookupMs) {
-      this.#unansweredAt = undefined;
-      this.#maxModelLen = undefined;
-    }
-    this.#maxModelLen ??= this.#readMaxModelLen();
-    const maxModelLen = await this.#maxModelLen;
+    const maxModelLen = await this.#lookUp();
     if (maxModelLen === undefined) return;
     const maxTokens = request.sampling.maxTokens ?? 1;
     const characters = request.messages.reduce((sum, message) => sum + message.content.length, 0);
-    const template = request.messages.length * templateTokensPerMessage;
-    if (characters + template + maxTokens <= maxModelLen) return;
+    if (upperBound(request) <= maxModelLen) return;
     const exact = this.#tokenize ? await this.#count(request) : undefined;
     const promptTokens = exact ?? Math.ceil(characters / charactersPerTokenCeiling);
     if (promptTokens + maxTokens > maxModelLen) {
       throw new PromptTooLongError({ engine: this.#options.engine, promptTokens, exact: exact !== undefined, maxTokens, maxModelLen });
     }
+  }
+
+  /** The window, read once (again 30 s after an unanswered lookup); `#known` holds it once read. */
+  #lookUp(): Promise<number | undefined> {
+    if (this.#unansweredAt !== undefined && performance.now() - this.#unansweredAt > retryLookupMs) {
+      this.#unansweredAt = undefined;
+      this.#maxModelLen = undefined;
+      this.#known = undefined;
+    }
+    this.#maxModelLen ??= this.#readMaxModelLen().then((length) => {
+      this.#known = length ?? null;
+      return length;
+    });
+    return this.#maxModelLen;
   }
 
   async #readMaxModelLen(): Promise<number | undefined> {

@@ -99,11 +99,9 @@ export class HttpEngine implements Engine {
   }
 
   generate(request: GenerateRequest): Promise<GenerateResult> {
-    if (this.#contextWindow !== undefined) {
-      const window = this.#contextWindow;
-      return window.check(request).then(() => this.#enqueue(request));
-    }
-    return this.#enqueue(request);
+    const window = this.#contextWindow;
+    if (window === undefined || window.surelyFits(request)) return this.#enqueue(request);
+    return window.check(request).then(() => this.#enqueue(request));
   }
 
   #enqueue(request: GenerateRequest): Promise<GenerateResult> {
