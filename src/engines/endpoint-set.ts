@@ -82,6 +82,8 @@ export class Endpoint {
   metricsTimer: NodeJS.Timeout | undefined;
   /** A connection of its own for `/metrics`, so a reading never queues behind chat requests. */
   metricsPool: Pool | undefined;
+  /** Whether `/metrics` has been asked once. */
+  metricsAsked = false;
 
   constructor(url: string, connections: number, policy: ConcurrencyPolicy, maxResponseBytes?: number) {
     this.policy = policy;
@@ -330,11 +332,15 @@ export class EndpointSet {
   /**
    * One reading of the endpoint's `/metrics`; returns whether to read again. The first vLLM page
    * switches the endpoint to `QueueTargetConcurrency`; a server without one (404, or no vLLM
-   * gauges) keeps AIMD and is not asked again. Readings are skipped while the engine is idle.
+   * gauges) keeps AIMD and is not asked again. After the first, readings are skipped while the
+   * endpoint is idle.
    */
   async #readMetrics(endpoint: Endpoint): Promise<boolean> {
     const isQueue = endpoint.policy instanceof QueueTargetConcurrency;
-    if (isQueue && endpoint.inFlight === 0 && this.#waiters.size === 0) return true;
+    // The first reading is taken at once (the policy is known before the first request); later
+    // ones only while the engine has work.
+    if (endpoint.metricsAsked && endpoint.inFlight === 0 && this.#waiters.size === 0) return true;
+    endpoint.metricsAsked = true;
     endpoint.metricsPool ??= new (undici().Pool)(endpoint.base.origin, { connections: 1, pipelining: 1 });
     const timeout = 2000;
     let text: string;

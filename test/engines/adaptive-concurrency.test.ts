@@ -124,8 +124,9 @@ describe("several endpoints", () => {
     const both = engine({ endpoint: [`${big.url}/v1`, `${small.url}/v1`], concurrency: 256 });
     await Promise.all(Array.from({ length: 600 }, (_, index) => both.generate(request(index, 64))));
     const ratio = big.stats().completed / small.stats().completed;
-    // Capacity ratio: 64 x ITL(16) / (16 x ITL(64)) = 64 x 13.5 / (16 x 18.3) = 2.95.
-    expect(ratio).toBeGreaterThan(2.2);
+    // Capacity ratio: 64 x ITL(16) / (16 x ITL(64)) = 64 x 13.5 / (16 x 18.3) = 2.95; the whole run,
+    // ramp-up included, measured 2.2-2.9. Placing the calls in turn would give 1.0.
+    expect(ratio).toBeGreaterThan(1.8);
   }, 30_000);
 });
 
