@@ -176,6 +176,11 @@ export class EndpointSet {
     }
   }
 
+  /** Calls waiting for a slot (every healthy endpoint at its limit) or for an endpoint to come up. */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   /** Frees the attempt's slot and tells the endpoint's policy how the attempt went. */
   release(endpoint: Endpoint, outcome: ReleaseOutcome = { overloaded: false }): void {
     endpoint.inFlight -= 1;

@@ -110,7 +110,7 @@ export class HttpEngine implements Engine {
 
   /** Requests waiting for a free slot (not yet sent). */
   get pending(): number {
-    return this.#queue.size;
+    return this.#queue.size + this.#endpoints.waiting;
   }
 
   /** Stops taking requests: queued calls reject with `ABORTED`; requests in flight finish first. */
