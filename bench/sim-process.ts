@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { SimulatorOptions } from "../src/sim/index.js";
 
-export async function withSimulatorProcess<T>(options: SimulatorOptions, run: (url: string) => T): Promise<T> {
+export async function withSimulatorProcess<T>(options: SimulatorOptions, run: (url: string) => T | Promise<T>): Promise<T> {
   const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "sim-server.ts"), JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
   const [url] = (await once(createInterface({ input: child.stdout }), "line")) as [string];
   try {
-    return run(url);
+    return await run(url);
   } finally {
     child.kill("SIGTERM");
     await once(child, "exit");

@@ -11,6 +11,7 @@ export type ErrorCode =
   | "INPUT_ROW" // one input row is malformed (row-level)
   | "ENGINE_CONFIG" // an engine declaration is invalid
   | "ENGINE_REQUEST" // a request failed after its transport retries (row-level)
+  | "PROMPT_TOO_LONG" // the prompt plus maxTokens cannot fit the model's context window; not sent (row-level)
   | "ENGINE_DOWN" // every endpoint of an engine stayed down past the deadline (infrastructure)
   | "SCHEMA_MISMATCH" // the model's reply never matched the schema within the re-asks (row-level)
   | "APPLY_FAILED" // an apply function threw (row-level)

@@ -83,10 +83,15 @@ function statusParts(stats: RunStats, chainName: string): { parts: Part[]; giveW
   };
   const tokens: Part = { forms: [`${formatRate(stats.tokensPerSecond())} tok/s`, ""] };
   const retries: Part = { forms: [`retries ${formatCount(stats.retries)}`, ""] };
-  const parts = [progress, stopping, engines, speed, time, outcomes, tokens, retries];
+  const limits = [...stats.limits.values()].map((entry) => entry.limit);
+  const limitTotal = limits.reduce((sum, limit) => sum + limit, 0);
+  const concurrency: Part = {
+    forms: limits.length === 0 ? [""] : [`concurrency ${limits.join("+")}`, `conc ${limitTotal}`, ""],
+  };
+  const parts = [progress, stopping, engines, speed, time, outcomes, tokens, concurrency, retries];
   const at = (part: Part): number => parts.indexOf(part);
   // Elapsed time goes last but one, and only when a stop and engines down crowd a narrow line.
-  const giveWay = [retries, tokens, outcomes, progress, speed, time, outcomes, outcomes, speed, progress, engines, stopping, engines, time].map(at);
+  const giveWay = [retries, concurrency, concurrency, tokens, outcomes, progress, speed, time, outcomes, outcomes, speed, progress, engines, stopping, engines, time].map(at);
   return { parts, giveWay };
 }
 

@@ -27,6 +27,8 @@ export class RunStats {
   repairs = 0;
   enginesDown = new Set<string>();
   stopping: string | undefined;
+  /** The current concurrency limit of each endpoint (adaptive concurrency), by "engine endpoint". */
+  readonly limits = new Map<string, { engine: string; endpoint: string; limit: number; policy: string }>();
   readonly nodes = new Map<string, NodeCounters>();
   /** (time, committed) samples for the rate over the last seconds. */
   private readonly samples: [number, number][] = [];
@@ -74,6 +76,9 @@ export class RunStats {
         break;
       case "request-retry":
         this.retries++;
+        break;
+      case "concurrency-limit":
+        this.limits.set(`${event.engine} ${event.endpoint}`, { engine: event.engine, endpoint: event.endpoint, limit: event.limit, policy: event.policy });
         break;
       case "repair":
         this.repairs++;

@@ -19,8 +19,28 @@ export interface EngineConfig {
   endpoint?: string | string[];
   /** Name of the environment variable holding the API key. Defaults: OPENAI_API_KEY for openai. */
   apiKeyEnv?: string;
-  /** Requests in flight to this engine at once. @default 256 (vLLM's max-num-seqs) */
+  /**
+   * The most requests in flight to each endpoint of this engine. With adaptive concurrency (the
+   * default) it is the ceiling: the limit follows each server's load below it.
+   * @default 256 (vLLM's max-num-seqs)
+   */
   concurrency?: number;
+  /**
+   * Adapt each endpoint's limit to its server's load: from vLLM's `/metrics` (keep its waiting
+   * queue short but never empty), else back off on 429/503 and latency growth. `false`: always
+   * `concurrency`. @default true
+   */
+  adaptiveConcurrency?: boolean;
+  /** A good neighbour on a shared vLLM server: use at most this share (0-1] of its slots. @default 1 */
+  maxShare?: number;
+  /**
+   * vLLM's request `priority` (lower is served first), sent where the server runs
+   * `--scheduling-policy priority` (a server that refuses it is asked again without it, once).
+   * A background job sets a high number. @default not sent
+   */
+  priority?: number;
+  /** Requests whose prompts start alike go to the same endpoint where load allows (prefix cache hits). @default true */
+  prefixAffinity?: boolean;
   /**
    * Per-attempt timeout in milliseconds, fixed. Without it the limit follows observed latency:
    * 3 x p99 of recent successful attempts, within 10 s - 600 s (600 s until 20 succeeded), doubled
@@ -96,7 +116,13 @@ export type EngineEvent =
   | { type: "engine-up"; engine: string }
   /** One endpoint failed `failureThreshold` requests in a row and is probed until it answers. */
   | { type: "endpoint-down"; engine: string; endpoint: string; reason: string }
-  | { type: "endpoint-up"; engine: string; endpoint: string };
+  | { type: "endpoint-up"; engine: string; endpoint: string }
+  /**
+   * The requests one endpoint may have in flight changed (adaptive concurrency): `policy` says what
+   * decides it (`queue`: the vLLM server's queue from `/metrics`; `aimd`: 429/503 and latency;
+   * `fixed`: adaptive concurrency off), `slots` the server's slot count when `/metrics` shows it.
+   */
+  | { type: "concurrency-limit"; engine: string; endpoint: string; limit: number; policy: "queue" | "aimd" | "fixed"; slots?: number };
 
 export interface Engine {
   readonly name: string;

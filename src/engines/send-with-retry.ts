@@ -42,6 +42,8 @@ export interface SendOptions {
   onEvent?: ((event: EngineEvent) => void) | undefined;
   /** Injected in tests only. @default Math.random */
   random?: () => number;
+  /** A hash of the request's prefix: requests that share one prefer the same endpoint. */
+  affinity?: number | undefined;
 }
 
 export interface SentResponse {
@@ -58,7 +60,7 @@ export async function sendWithRetry(options: SendOptions): Promise<SentResponse>
   let uncounted = 0;
   let timeouts = 0;
   for (;;) {
-    const endpoint = await endpoints.acquire(signal);
+    const endpoint = await endpoints.acquire(signal, options.affinity);
     attempts += 1;
     const outcome = await attemptOnce(options, endpoint, timeouts);
     if (outcome.tooLarge) {
@@ -155,6 +157,7 @@ async function attemptOnce(options: SendOptions, endpoint: Endpoint, priorTimeou
   const onAbort = (): void => attempt.abort(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   let status: number | undefined;
+  let latencyMs: number | undefined;
   try {
     const response = await endpoint.pool.request({
       method: "POST",
@@ -168,7 +171,10 @@ async function attemptOnce(options: SendOptions, endpoint: Endpoint, priorTimeou
     });
     status = response.statusCode;
     const body = await response.body.text();
-    if (status >= 200 && status < 300) deadline.recordSuccess(performance.now() - started);
+    if (status >= 200 && status < 300) {
+      latencyMs = performance.now() - started;
+      deadline.recordSuccess(latencyMs);
+    }
     return { status, body, reason: `HTTP ${status}`, retryAfter: response.headers["retry-after"] };
   } catch (error) {
     if (signal?.aborted === true) throw signal.reason;
@@ -184,7 +190,8 @@ async function attemptOnce(options: SendOptions, endpoint: Endpoint, priorTimeou
   } finally {
     armed.disarm();
     signal?.removeEventListener("abort", onAbort);
-    options.endpoints.release(endpoint);
+    const overloaded = status === 429 || status === 503;
+    options.endpoints.release(endpoint, latencyMs === undefined ? { overloaded } : { overloaded, latencyMs });
   }
 }
 

@@ -102,9 +102,9 @@ async function generateValid(plan: StepPlan, engine: Engine, messages: ChatMessa
     try {
       result = await engine.generate({ messages: conversation, sampling: plan.step.sampling, schema, signal: runtime.signal });
     } catch (error) {
-      if (isChainetteError(error, "ENGINE_REQUEST")) {
+      if (isChainetteError(error, "ENGINE_REQUEST") || isChainetteError(error, "PROMPT_TOO_LONG")) {
         const details = error as ChainetteError & { status?: number; attempts?: number };
-        const failure: RowFailure = { node: plan.id, type: "ENGINE_REQUEST", message: error.message, attempts: transportAttempts + (details.attempts ?? 1) };
+        const failure: RowFailure = { node: plan.id, type: error.code, message: error.message, attempts: transportAttempts + (details.attempts ?? 1) };
         if (details.status !== undefined) failure.status = details.status;
         return { ok: false, failure, usage, ...(last === undefined ? {} : { finishReason: last.finishReason }) };
       }

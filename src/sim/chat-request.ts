@@ -18,6 +18,8 @@ export interface ChatRequest {
   seed: number | undefined;
   /** vLLM's `ignore_eos`: a plain-text reply runs to `max_tokens`. */
   ignoreEos: boolean;
+  /** vLLM's `priority` (lower first under the priority scheduling policy). 0 when absent. */
+  priority: number;
 }
 
 export class RequestError extends Error {
@@ -95,6 +97,7 @@ export function parseOpenAiRequest(body: unknown): ChatRequest {
     includeUsage: isRecord(streamOptions) && streamOptions.include_usage === true,
     seed: optionalInteger(body, "seed", Number.MIN_SAFE_INTEGER),
     ignoreEos: body.ignore_eos === true,
+    priority: optionalInteger(body, "priority", Number.MIN_SAFE_INTEGER) ?? 0,
   };
 }
 
@@ -117,5 +120,6 @@ export function parseOllamaRequest(body: unknown): ChatRequest {
     includeUsage: true,
     seed: optionalInteger(options, "seed", Number.MIN_SAFE_INTEGER),
     ignoreEos: false,
+    priority: 0,
   };
 }

@@ -5,13 +5,13 @@
 import { parseArgs } from "node:util";
 import { ChainetteError, isChainetteError } from "../errors.js";
 import type { FaultOptions, FaultRate } from "./faults.js";
-import type { ProfileName, SimulatorOptions } from "./options.js";
+import type { ProfileName, SchedulingPolicy, SimulatorOptions } from "./options.js";
 import { startSimulator } from "./server.js";
 
 export const SIM_HELP = `Usage: chainette-stream sim [options]
 
 A vLLM-compatible simulator (OpenAI /v1/chat/completions, /health, /v1/models, /metrics,
-Ollama /api/chat and /api/tags). See docs/simulator.md.
+/tokenize, Ollama /api/chat and /api/tags). See docs/simulator.md.
 
 Server:
   --port N                   TCP port (default 8000; 0 picks a free one)
@@ -22,6 +22,8 @@ Server:
   --time-scale X             model clock speed-up; 0 answers instantly (default 1)
   --max-model-len N          context window (default 131072)
   --seed N                   seed for content and fault decisions (default 0)
+  --enable-prefix-caching    model vLLM's prefix cache: recently seen prompt blocks skip prefill
+  --scheduling-policy NAME   fcfs (default) or priority (the request's \`priority\`, lower first)
 
 Faults (RATE is 0-1, or a comma list of 1-based request ordinals such as 3,7):
   --fault-500 RATE           HTTP 500
@@ -73,6 +75,8 @@ export const SIM_OPTIONS = {
   port: string, host: string, model: string, profile: string, "max-num-seqs": string, "time-scale": string,
   "max-model-len": string, seed: string, "retry-after": string, "dead-after": string, "slow-start": string, "huge-reply-bytes": string,
   ...(Object.fromEntries(Object.keys(FAULT_FLAGS).map((flag) => [flag, string])) as Record<keyof typeof FAULT_FLAGS, typeof string>),
+  "enable-prefix-caching": { type: "boolean" },
+  "scheduling-policy": string,
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -104,6 +108,9 @@ export function parseSimArguments(argv: string[]): SimulatorOptions | "help" {
   if (model !== undefined) options.model = model;
   const profile = text("profile");
   if (profile !== undefined) options.profile = profile as ProfileName;
+  if (values["enable-prefix-caching"] === true) options.prefixCaching = true;
+  const policy = text("scheduling-policy");
+  if (policy !== undefined) options.schedulingPolicy = policy as SchedulingPolicy;
   const numeric = { "max-num-seqs": "maxNumSeqs", "time-scale": "timeScale", "max-model-len": "maxModelLen", seed: "seed" } as const;
   for (const [flag, key] of Object.entries(numeric)) {
     const value = numberFlag(flag, text(flag));

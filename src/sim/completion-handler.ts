@@ -10,6 +10,7 @@ import type { Protocol, ReplyContext } from "./protocol.js";
 import { sendHugeReply } from "./huge-reply.js";
 import { planReply, type Reply } from "./reply-planner.js";
 import type { JobHandle, JobTiming } from "./scheduler.js";
+import { prefixBlocks } from "./prefix-cache.js";
 import { hashString } from "./seeded-random.js";
 import type { SimulatorState } from "./simulator-state.js";
 import { CHARACTERS_PER_TOKEN, countPromptTokens } from "./tokens.js";
@@ -39,6 +40,9 @@ export function handleChat(state: SimulatorState, protocol: Protocol, request: I
     chat = protocol.parse(JSON.parse(rawBody));
     if (chat.model !== state.options.model) throw new RequestError(404, protocol.unknownModel(chat.model));
     maxTokens = resolveMaxTokens(state, chat);
+    if (chat.priority !== 0 && state.options.schedulingPolicy !== "priority") {
+      throw new RequestError(400, `Got priority ${chat.priority} but Priority scheduling is not enabled.`);
+    }
   } catch (error) {
     if (error instanceof RequestError) return fail(error.status, error.message);
     return fail(400, `Invalid request body: ${error instanceof Error ? error.message : String(error)}`);
@@ -103,7 +107,8 @@ export function handleChat(state: SimulatorState, protocol: Protocol, request: I
       resetAfterWrite(response, "");
     }
   };
-  job.handle = state.scheduler.submit(reply.promptTokens, reply.completionTokens, chat.stream ? { onProgress: progress, onDone: done } : { onDone: done });
+  const traits = { priority: chat.priority, ...(state.scheduler.prefixCache === undefined ? {} : { prefixBlocks: prefixBlocks(chat.messages) }) };
+  job.handle = state.scheduler.submit(reply.promptTokens, reply.completionTokens, chat.stream ? { onProgress: progress, onDone: done } : { onDone: done }, traits);
 }
 
 function complete(state: SimulatorState, reply: Reply, timing: JobTiming): void {

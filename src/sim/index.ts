@@ -5,7 +5,7 @@
 export { startSimulator, SIMULATED_VLLM_VERSION } from "./server.js";
 export type { Simulator } from "./server.js";
 export { PROFILES } from "./options.js";
-export type { SimulatorOptions, PerformanceOptions, ProfileName, ResolvedOptions } from "./options.js";
+export type { SimulatorOptions, PerformanceOptions, ProfileName, ResolvedOptions, SchedulingPolicy } from "./options.js";
 export { REQUEST_FAULT_KINDS } from "./faults.js";
 export type { FaultOptions, FaultRate, FaultKind, RequestFaultKind } from "./faults.js";
 export type { SimulatorStats } from "./simulator-state.js";

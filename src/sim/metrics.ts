@@ -42,6 +42,8 @@ export interface LoadGauges {
   running: number;
   waiting: number;
   kvCacheUsage: number;
+  /** Prompt tokens looked up in the prefix cache, and of those found (prefix caching on only). */
+  prefixCache?: { queriedTokens: number; hitTokens: number };
 }
 
 export class Metrics {
@@ -75,6 +77,10 @@ export class Metrics {
     metric("vllm:num_requests_running", "gauge", "Number of requests in model execution batches.", [`vllm:num_requests_running{${labels}} ${load.running}`]);
     metric("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.", [`vllm:num_requests_waiting{${labels}} ${load.waiting}`]);
     metric("vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", [`vllm:kv_cache_usage_perc{${labels}} ${load.kvCacheUsage}`]);
+    if (load.prefixCache !== undefined) {
+      metric("vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.", [`vllm:prefix_cache_queries_total{${labels}} ${load.prefixCache.queriedTokens}`]);
+      metric("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.", [`vllm:prefix_cache_hits_total{${labels}} ${load.prefixCache.hitTokens}`]);
+    }
     metric("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", [`vllm:prompt_tokens_total{${labels}} ${this.promptTokens}`]);
     metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", [`vllm:generation_tokens_total{${labels}} ${this.generationTokens}`]);
     metric("vllm:request_success_total", "counter", "Count of successfully processed requests.", [

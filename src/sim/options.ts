@@ -28,7 +28,20 @@ export interface PerformanceOptions {
   kvCacheTokens?: number;
   /** Typical length of a plain-text reply in tokens (each reply is 0.5x to 1.5x this). @default 96 */
   replyTokens?: number;
+  /**
+   * vLLM's automatic prefix caching: prompt blocks computed recently skip prefill (see
+   * prefix-cache.ts). Off by default so the calibrated profile stays as measured. @default false
+   */
+  prefixCaching?: boolean;
+  /**
+   * vLLM's `--scheduling-policy`: `fcfs`, or `priority` (the waiting queue is ordered by each
+   * request's `priority` field, lower first; ties in arrival order). Under `fcfs` a request with a
+   * non-zero `priority` gets vLLM's 400. @default "fcfs"
+   */
+  schedulingPolicy?: SchedulingPolicy;
 }
+
+export type SchedulingPolicy = "fcfs" | "priority";
 
 export interface SimulatorOptions extends PerformanceOptions {
   /** Interface to listen on. Loopback by default: the simulator has no authentication. @default "127.0.0.1" */
@@ -61,14 +74,17 @@ export const PROFILES: Readonly<Record<ProfileName, ResolvedPerformance>> = {
   "llama-3.1-8b-h100": {
     maxNumSeqs: 256, timeScale: 1, ttftOverheadMs: 60, prefillMsPerToken: 0.16, interTokenLatencyMs: 12,
     interTokenLatencyPerRunningMs: 0.1, maxModelLen: 131_072, kvCacheTokens: 450_000, replyTokens: 96,
+    prefixCaching: false, schedulingPolicy: "fcfs",
   },
   instant: {
     maxNumSeqs: 256, timeScale: 0, ttftOverheadMs: 60, prefillMsPerToken: 0.16, interTokenLatencyMs: 12,
     interTokenLatencyPerRunningMs: 0.1, maxModelLen: 131_072, kvCacheTokens: 450_000, replyTokens: 96,
+    prefixCaching: false, schedulingPolicy: "fcfs",
   },
   "ollama-laptop": {
     maxNumSeqs: 4, timeScale: 1, ttftOverheadMs: 150, prefillMsPerToken: 2.5, interTokenLatencyMs: 33,
     interTokenLatencyPerRunningMs: 10, maxModelLen: 4096, kvCacheTokens: 16_384, replyTokens: 96,
+    prefixCaching: false, schedulingPolicy: "fcfs",
   },
 };
 
@@ -98,6 +114,16 @@ export function expectNumber(name: string, value: unknown, minimum: number, maxi
   return value;
 }
 
+function expectBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw usage(`Expected \`${name}\` to be true or false, got ${show(value)}`);
+  return value;
+}
+
+function expectPolicy(value: unknown): SchedulingPolicy {
+  if (value !== "fcfs" && value !== "priority") throw usage(`Expected \`schedulingPolicy\` to be fcfs or priority, got ${show(value)}`);
+  return value;
+}
+
 /** Applies the profile and the defaults, and validates every option. */
 export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions {
   const profile = options.profile ?? "llama-3.1-8b-h100";
@@ -105,7 +131,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     throw usage(`Expected \`profile\` to be one of ${Object.keys(PROFILES).join(", ")}, got ${show(profile)}`);
   }
   const base = PROFILES[profile];
-  const pick = <K extends keyof ResolvedPerformance>(key: K): ResolvedPerformance[K] => options[key] ?? base[key];
+  const pick = <K extends keyof ResolvedPerformance>(key: K): unknown => options[key] ?? base[key];
   const host = options.host ?? "127.0.0.1";
   if (typeof host !== "string" || host === "") throw usage(`Expected \`host\` to be a non-empty string, got ${show(host)}`);
   const model = options.model ?? "sim-llama-3.1-8b";
@@ -125,6 +151,8 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedOptions 
     maxModelLen: expectInteger("maxModelLen", pick("maxModelLen"), 16),
     kvCacheTokens: expectInteger("kvCacheTokens", pick("kvCacheTokens"), 1),
     replyTokens: expectInteger("replyTokens", pick("replyTokens"), 1),
+    prefixCaching: expectBoolean("prefixCaching", pick("prefixCaching")),
+    schedulingPolicy: expectPolicy(pick("schedulingPolicy")),
     faults: validateFaults(options.faults ?? {}),
   };
 }

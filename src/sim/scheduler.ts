@@ -5,10 +5,15 @@
  * every decoding request one token and lasts ITL(n) = interTokenLatencyMs +
  * interTokenLatencyPerRunningMs x (n - 1), n = requests running when the step starts.
  *
+ * With prefix caching on, the prompt tokens of leading blocks computed recently skip prefill
+ * (prefix-cache.ts). Under the `priority` scheduling policy the waiting queue is ordered by the
+ * request's priority (lower first), arrival order among equals; running requests are not preempted.
+ *
  * Time is a virtual model clock (real time x timeScale), advanced event by event whenever a timer
  * fires or a request arrives, so timer granularity never distorts the model at high time scales.
  */
 import type { ResolvedPerformance } from "./options.js";
+import { PrefixCache } from "./prefix-cache.js";
 
 /** Model-clock timings of a finished request, in milliseconds. */
 export interface JobTiming {
@@ -23,8 +28,18 @@ export interface JobCallbacks {
   onDone: (timing: JobTiming) => void;
 }
 
+/** What the scheduler may use beyond the token counts. */
+export interface JobTraits {
+  /** vLLM's `priority` (lower is served first under the priority policy). @default 0 */
+  priority?: number;
+  /** The prompt's chained block hashes, for the prefix cache (`prefixBlocks`). */
+  prefixBlocks?: readonly number[];
+}
+
 interface Job extends JobCallbacks {
   readonly promptTokens: number;
+  readonly priority: number;
+  readonly prefixBlocks: readonly number[];
   readonly outputTokens: number;
   readonly arrivedAt: number;
   admittedAt: number;
@@ -52,9 +67,12 @@ export class Scheduler {
   #stepIndex = 0;
   #timer: NodeJS.Timeout | undefined;
   #finished: [Job, JobTiming][] = [];
+  /** Present when prefix caching is on. */
+  readonly prefixCache: PrefixCache | undefined;
 
   constructor(model: ResolvedPerformance) {
     this.#model = model;
+    this.prefixCache = model.prefixCaching ? new PrefixCache(model.kvCacheTokens) : undefined;
   }
 
   /** Requests running now (prefilling or decoding). */
@@ -85,7 +103,7 @@ export class Scheduler {
     return this.#model.ttftOverheadMs + this.#model.prefillMsPerToken * promptTokens;
   }
 
-  submit(promptTokens: number, outputTokens: number, callbacks: JobCallbacks): JobHandle {
+  submit(promptTokens: number, outputTokens: number, callbacks: JobCallbacks, traits: JobTraits = {}): JobHandle {
     const tokens = Math.max(1, outputTokens);
     if (this.#model.timeScale === 0) {
       callbacks.onProgress?.(tokens);
@@ -96,8 +114,9 @@ export class Scheduler {
     const job: Job = {
       ...callbacks, promptTokens, outputTokens: tokens, arrivedAt: this.#clock, admittedAt: 0, prefillEndsAt: 0,
       generated: 0, reported: 0, joinStep: 0, cancelled: false,
+      priority: traits.priority ?? 0, prefixBlocks: traits.prefixBlocks ?? [],
     };
-    this.#waiting.push(job);
+    this.#enqueue(job);
     this.#admit();
     this.#wake();
     return { cancel: () => this.#cancel(job) };
@@ -123,12 +142,29 @@ export class Scheduler {
     }
   }
 
+  /** Appends `job` to the waiting queue; under the priority policy, after every job of equal or lower priority value. */
+  #enqueue(job: Job): void {
+    if (this.#model.schedulingPolicy !== "priority") {
+      this.#waiting.push(job);
+      return;
+    }
+    let low = this.#waitingHead;
+    let high = this.#waiting.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.#waiting[middle]?.priority ?? 0) <= job.priority) low = middle + 1;
+      else high = middle;
+    }
+    this.#waiting.splice(low, 0, job);
+  }
+
   #admit(): void {
     while (this.running < this.#model.maxNumSeqs && this.#waitingHead < this.#waiting.length) {
       const job = this.#waiting[this.#waitingHead++];
       if (job === undefined || job.cancelled) continue;
       job.admittedAt = this.#clock;
-      job.prefillEndsAt = this.#clock + this.timeToFirstToken(job.promptTokens);
+      const cached = this.prefixCache?.admit(job.prefixBlocks, job.promptTokens) ?? 0;
+      job.prefillEndsAt = this.#clock + this.timeToFirstToken(job.promptTokens - cached);
       this.#prefilling.add(job);
     }
     if (this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length) {

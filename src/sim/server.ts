@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { handleChat, sendJson } from "./completion-handler.js";
+import { handleTokenize } from "./tokenize-handler.js";
 import type { FaultOptions } from "./faults.js";
 import { ollamaProtocol } from "./ollama-protocol.js";
 import { openAiProtocol } from "./openai-protocol.js";
@@ -40,10 +41,14 @@ function route(state: SimulatorState, request: IncomingMessage, response: Server
   const path = (request.url ?? "/").split("?")[0] ?? "/";
   const planner = state.planner;
   const chatProtocol: Protocol | undefined = path === openAiProtocol.route ? openAiProtocol : path === ollamaProtocol.route ? ollamaProtocol : undefined;
-  state.countRequest(chatProtocol !== undefined || ["/health", "/v1/models", "/metrics", "/api/tags", "/version"].includes(path) ? path : "other");
+  state.countRequest(chatProtocol !== undefined || ["/health", "/v1/models", "/metrics", "/api/tags", "/version", "/tokenize"].includes(path) ? path : "other");
   if (chatProtocol !== undefined) {
     if (request.method !== "POST") return sendJson(response, 405, JSON.stringify({ detail: "Method Not Allowed" }));
     return readBody(request, (body) => handleChat(state, chatProtocol, request, response, body));
+  }
+  if (path === "/tokenize") {
+    if (request.method !== "POST") return sendJson(response, 405, JSON.stringify({ detail: "Method Not Allowed" }));
+    return readBody(request, (body) => handleTokenize(state, response, body));
   }
   request.resume();
   const { model, maxModelLen } = state.options;
@@ -54,7 +59,13 @@ function route(state: SimulatorState, request: IncomingMessage, response: Server
       return void response.end();
     }
     case "/metrics": {
-      const body = state.metrics.render({ running: state.scheduler.running, waiting: state.scheduler.waiting, kvCacheUsage: Math.min(1, state.scheduler.kvTokensInUse() / state.options.kvCacheTokens) });
+      const cache = state.scheduler.prefixCache;
+      const body = state.metrics.render({
+        running: state.scheduler.running,
+        waiting: state.scheduler.waiting,
+        kvCacheUsage: Math.min(1, state.scheduler.kvTokensInUse() / state.options.kvCacheTokens),
+        ...(cache === undefined ? {} : { prefixCache: { queriedTokens: cache.queriedTokens, hitTokens: cache.hitTokens } }),
+      });
       response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "content-length": Buffer.byteLength(body) });
       return void response.end(body);
     }

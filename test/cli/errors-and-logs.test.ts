@@ -173,6 +173,8 @@ describe("--json-logs", () => {
     expect(String(failed[1]?.message)).toContain("field `text`");
     expect(lines.find((line) => line.event === "run-end")).toMatchObject({ level: 30, status: "complete" });
     expect(lines.find((line) => line.event === "run-summary")).toMatchObject({ level: 40, status: "complete", rows: { in: 14, failed: 2 } });
+    // The engine read the simulator's /metrics and says its limit (adaptive concurrency).
+    expect(lines.find((line) => line.event === "concurrency-limit")).toMatchObject({ level: 30, policy: "queue", limit: expect.any(Number) as unknown });
   });
 
   it("logs a fatal error, a failed run-end and a usage error as JSON at level error with their code", async () => {

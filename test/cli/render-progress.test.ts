@@ -29,6 +29,9 @@ function busyStats(): RunStats {
   }
   stats.onEvent({ type: "engine-down", engine: "llama-3.1-70b-instruct-judge", reason: "ECONNREFUSED" });
   stats.onEvent({ type: "engine-down", engine: "qwen2.5-7b-translator", reason: "HTTP 503" });
+  stats.onEvent({ type: "concurrency-limit", engine: "llama3", endpoint: "http://gpu-1:8000/v1", limit: 40, policy: "queue", slots: 32 });
+  stats.onEvent({ type: "concurrency-limit", engine: "llama3", endpoint: "http://gpu-2:8000/v1", limit: 18, policy: "queue", slots: 16 });
+  stats.onEvent({ type: "concurrency-limit", engine: "llama3", endpoint: "http://gpu-1:8000/v1", limit: 36, policy: "queue", slots: 32 });
   stats.onEvent({ type: "stop-requested", reason: "Ctrl-C", graceMs: 30_000 });
   return stats;
 }
@@ -65,8 +68,15 @@ describe("renderProgress", () => {
 
   it("shows everything, elapsed time beside the ETA, when the terminal is wide", () => {
     const [status, ...nodeLines] = renderProgress(busyStats(), { chainName: "simple-qa", columns: 300 });
-    expect(status).toMatch(/^simple-qa: [\d,]+\/12,345,678 rows \(\d+\.\d%\) \| stopping \(Ctrl-C\) \| DOWN: llama-3\.1-70b-instruct-judge, qwen2\.5-7b-translator \| [\d.k]+ rows\/s \| elapsed \d+s, ETA \S+ \| ok [\d,]+ failed [\d,]+ filtered [\d,]+ \| [\d.k]+ tok\/s \| retries 40$/);
+    expect(status).toMatch(/^simple-qa: [\d,]+\/12,345,678 rows \(\d+\.\d%\) \| stopping \(Ctrl-C\) \| DOWN: llama-3\.1-70b-instruct-judge, qwen2\.5-7b-translator \| [\d.k]+ rows\/s \| elapsed \d+s, ETA \S+ \| ok [\d,]+ failed [\d,]+ filtered [\d,]+ \| [\d.k]+ tok\/s \| concurrency 36\+18 \| retries 40$/);
     for (const line of nodeLines) expect(line).toMatch(/ done {2}in-flight 0 {2}failed [\d,]+ {2}filtered [\d,]+ {2}tokens [\d,]+→[\d,]+$/);
+  });
+
+  it("shows the current concurrency limit of each endpoint (the latest of each)", () => {
+    const line = renderStatusLine(busyStats(), chainName);
+    expect(line).toContain("concurrency 36+18");
+    const narrow = renderProgress(busyStats(), { chainName: "c", columns: 60 })[0] ?? "";
+    expect(narrow).not.toContain("conc");
   });
 
   it("gives the non-terminal log the full line, without colour", () => {

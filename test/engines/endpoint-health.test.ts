@@ -28,7 +28,7 @@ async function simulator(options: Parameters<typeof startSimulator>[0] = {}): Pr
 function engineFor(config: Partial<EngineConfig> & { endpoint: string | string[] }, options: CreateEngineOptions = {}): Engine {
   const engine = createEngine(
     { name: "sim", backend: "vllm_api", model: "sim-llama-3.1-8b", ...config },
-    { retry: { baseDelayMs: 5, maxDelayMs: 20 }, probeIntervalMs: 50, onEvent: (event) => events.push(event), ...options },
+    { retry: { baseDelayMs: 5, maxDelayMs: 20 }, probeIntervalMs: 50, onEvent: (event) => event.type !== "concurrency-limit" && events.push(event), ...options },
   );
   cleanups.push(() => engine.close());
   return engine;

@@ -89,6 +89,15 @@ describe("engines YAML", () => {
     }
   });
 
+  it("reads the adaptive-concurrency fields and checks their values", () => {
+    const good = "engines:\n  - name: bg\n    model: m\n    adaptive_concurrency: false\n    max_share: 0.25\n    priority: 10\n    prefix_affinity: false\n";
+    expect(parseEnginesYaml(good, "engines.yml")).toEqual([{ name: "bg", model: "m", adaptiveConcurrency: false, maxShare: 0.25, priority: 10, prefixAffinity: false }]);
+    const bad = "engines:\n  - name: bg\n    model: m\n    max_share: 0\n    priority: 1.5\n";
+    const message = thrown(() => parseEnginesYaml(bad, "engines.yml")).message;
+    expect(message).toContain("Expected `max_share` to be a number > 0 and <= 1");
+    expect(message).toContain("Expected `priority` to be an integer");
+  });
+
   it("reports every bad entry with its position, name and field, and never echoes a key", () => {
     const text = `
 engines:

@@ -29,7 +29,7 @@ async function setup(handler: Handler, config: { maxRetries?: number; timeoutMs?
   server = await startTestServer(handler);
   engine = createEngine(
     { name: "sim", backend: "openai_compatible", model: "m", endpoint: `${server.url}/v1`, apiKeyEnv: "TEST_KEY", ...config },
-    { retry: fast, probeIntervalMs: 50, env: { TEST_KEY: secret }, onEvent: (event) => events.push(event) },
+    { retry: fast, probeIntervalMs: 50, env: { TEST_KEY: secret }, onEvent: (event) => event.type !== "concurrency-limit" && events.push(event) },
   );
   return engine;
 }
@@ -115,8 +115,9 @@ describe("failures that end the request", () => {
     expect(error.attempts).toBeGreaterThanOrEqual(3);
     expect(error.attempts).toBeLessThanOrEqual(6);
     expect(events.map((event) => event.type)).toContain("endpoint-up");
-    expect(server?.probes[0]?.path).toBe("/v1/models");
-    expect(server?.probes[0]?.headers.authorization).toBe(`Bearer ${secret}`);
+    const probe = server?.probes.find((candidate) => candidate.path !== "/metrics");
+    expect(probe?.path).toBe("/v1/models");
+    expect(probe?.headers.authorization).toBe(`Bearer ${secret}`);
   });
 
   it("sends the key in Authorization and never shows it in errors, events or config", async () => {
