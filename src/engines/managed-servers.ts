@@ -1,0 +1,45 @@
+/**
+ * What `ps` and `kill` see of the managed servers: the registry brought up to date (dead servers
+ * and dead users dropped), and a way to stop any of them, orphans of a killed run included.
+ */
+import { stateDirectory } from "./local-engine-state.js";
+import { stopServer } from "./server-broker.js";
+import { idleRemainingMs, readRecords, refreshRecord, withRegistryLock, writeRecord, type ServerRecord } from "./server-registry.js";
+
+/** The live managed servers of the state directory, oldest first. */
+export function listManagedServers(env: Record<string, string | undefined> = process.env): ServerRecord[] {
+  const stateDir = stateDirectory(env);
+  return withRegistryLock(stateDir, () => readRecords(stateDir).filter((record) => refreshRecord(stateDir, record) === "alive"));
+}
+
+/** A server's state in words: `starting`, `in use`, `kept`, `idle, stops in 42 s` or `stopping`. */
+export function describeState(record: ServerRecord, now = Date.now()): string {
+  if (record.state === "stopping" || record.state === "starting") return record.state;
+  if (record.users.length > 0) return "in use";
+  if (record.keep) return "kept";
+  const remaining = idleRemainingMs(record, now);
+  return remaining === undefined ? "idle" : `idle, stops in ${Math.max(0, Math.ceil(remaining / 1000))} s`;
+}
+
+export interface StoppedServer {
+  record: ServerRecord;
+  outcome: "stopped" | "killed" | "gone";
+}
+
+/**
+ * Stops the managed servers `pick` selects (all at once, each SIGTERM then SIGKILL after
+ * `graceMs`), with their reapers. Runs using one see it go down like any engine outage.
+ */
+export async function stopManagedServers(pick: (record: ServerRecord) => boolean, graceMs: number, env: Record<string, string | undefined> = process.env): Promise<StoppedServer[]> {
+  const stateDir = stateDirectory(env);
+  const targets = withRegistryLock(stateDir, () =>
+    readRecords(stateDir)
+      .filter((record) => refreshRecord(stateDir, record) === "alive" && pick(record))
+      .map((record) => {
+        record.state = "stopping";
+        writeRecord(stateDir, record);
+        return record;
+      }),
+  );
+  return Promise.all(targets.map(async (record) => ({ record, outcome: await stopServer(stateDir, record, graceMs, "chainette-stream kill") })));
+}
