@@ -5,6 +5,8 @@
  * (unless `warmup` keeps it). It exits when the server's record is gone (stopped by `kill`, by the
  * last user with `idle_timeout: 0`, or dead).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stopServer } from "./server-broker.js";
 import { idleRemainingMs, readRecord, refreshRecord, withRegistryLock, writeRecord, type ServerRecord } from "./server-registry.js";
@@ -21,6 +23,8 @@ type Look = { kind: "gone" } | { kind: "stop"; record: ServerRecord } | { kind: 
 export async function watchIdleServer(stateDir: string, id: string, options: IdleReaperOptions = {}): Promise<void> {
   const pollMs = options.pollMs ?? 1000;
   for (;;) {
+    // The whole registry was deleted (a test's temporary state dir): nothing left to watch.
+    if (!existsSync(join(stateDir, "servers"))) return;
     const look = withRegistryLock(stateDir, (): Look => {
       const record = readRecord(stateDir, id);
       if (record === undefined || refreshRecord(stateDir, record) === "gone") return { kind: "gone" };
