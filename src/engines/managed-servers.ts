@@ -2,6 +2,8 @@
  * What `ps` and `kill` see of the managed servers: the registry brought up to date (dead servers
  * and dead users dropped), and a way to stop any of them, orphans of a killed run included.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { stateDirectory } from "./local-engine-state.js";
 import { stopServer } from "./server-broker.js";
 import { idleRemainingMs, readRecords, refreshRecord, withRegistryLock, writeRecord, type ServerRecord } from "./server-registry.js";
@@ -9,6 +11,7 @@ import { idleRemainingMs, readRecords, refreshRecord, withRegistryLock, writeRec
 /** The live managed servers of the state directory, oldest first. */
 export function listManagedServers(env: Record<string, string | undefined> = process.env): ServerRecord[] {
   const stateDir = stateDirectory(env);
+  if (!existsSync(join(stateDir, "servers"))) return []; // `ps` on a machine that never ran one creates nothing
   return withRegistryLock(stateDir, () => readRecords(stateDir).filter((record) => refreshRecord(stateDir, record) === "alive"));
 }
 
@@ -32,6 +35,7 @@ export interface StoppedServer {
  */
 export async function stopManagedServers(pick: (record: ServerRecord) => boolean, graceMs: number, env: Record<string, string | undefined> = process.env): Promise<StoppedServer[]> {
   const stateDir = stateDirectory(env);
+  if (!existsSync(join(stateDir, "servers"))) return [];
   const targets = withRegistryLock(stateDir, () =>
     readRecords(stateDir)
       .filter((record) => refreshRecord(stateDir, record) === "alive" && pick(record))

@@ -65,6 +65,7 @@ export function serverIdentity(config: EngineConfig, env: Record<string, string 
  */
 export function checkDeviceClaims(configs: readonly EngineConfig[], env: Record<string, string | undefined> = process.env): void {
   const local = configs.filter((config) => config.backend === "vllm_local" && config.devices !== undefined && config.devices.length > 0);
+  if (local.length === 0) return;
   const identities = local.map((config) => serverIdentity(config, env).fingerprint);
   local.forEach((config, index) => {
     for (let other = 0; other < index; other++) {

@@ -6,7 +6,7 @@
  * reused pid means nothing. Sections under the lock are short (file reads, writes, a spawn); nothing
  * waits for a server while holding it.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { ChainetteError } from "../errors.js";
@@ -85,7 +85,8 @@ export function withRegistryLock<T>(stateDir: string, section: () => T): T {
 
 /** Every record (hand-edited or torn files are skipped). Read under the lock to act on them. */
 export function readRecords(stateDir: string): ServerRecord[] {
-  const folder = serversDirectory(stateDir);
+  const folder = join(stateDir, "servers");
+  if (!existsSync(folder)) return []; // never created by a look: a run without vllm_local leaves no trace
   const records: ServerRecord[] = [];
   for (const name of readdirSync(folder)) {
     if (!name.endsWith(".json")) continue;
@@ -97,7 +98,7 @@ export function readRecords(stateDir: string): ServerRecord[] {
 
 export function readRecord(stateDir: string, id: string): ServerRecord | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(join(serversDirectory(stateDir), `${id}.json`), "utf8")) as Partial<ServerRecord>;
+    const parsed = JSON.parse(readFileSync(join(stateDir, "servers", `${id}.json`), "utf8")) as Partial<ServerRecord>;
     if (typeof parsed.pid !== "number" || typeof parsed.id !== "string" || !Array.isArray(parsed.users)) return undefined;
     return parsed as ServerRecord;
   } catch {
