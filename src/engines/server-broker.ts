@@ -14,7 +14,7 @@ import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ChainetteError } from "../errors.js";
+import { ChainetteError, isChainetteError } from "../errors.js";
 import type { EngineConfig } from "./engine.js";
 import { isSameProcess, processStartTime, stateDirectory, type ProcessIdentity } from "./local-engine-state.js";
 import { deleteRecord, readRecord, readRecords, refreshRecord, serversDirectory, withRegistryLock, writeRecord, type ServerRecord, type ServerUser } from "./server-registry.js";
@@ -103,11 +103,15 @@ export async function acquireServer(config: EngineConfig, options: AcquireOption
     });
     if (claim.kind === "spawned") {
       try {
-        await waitUntilHealthy(claim.server, config, { ...options, startupTimeoutMs });
+        await waitUntilHealthy(claim.server, config, { ...options, startupTimeoutMs, leaveOnAbort: true });
       } catch (error) {
-        withRegistryLock(stateDir, () => {
-          if (readRecord(stateDir, id)?.pid === claim.record.pid) deleteRecord(stateDir, id);
-        });
+        // Cancelled: the server goes on loading for whoever else joined, or for idle_timeout.
+        if (isChainetteError(error, "ABORTED")) await releaseUser(stateDir, claim.record, config, options.user, 30_000);
+        else {
+          withRegistryLock(stateDir, () => {
+            if (readRecord(stateDir, id)?.pid === claim.record.pid) deleteRecord(stateDir, id);
+          });
+        }
         throw error;
       }
       markReady(stateDir, claim.record);
@@ -223,7 +227,7 @@ async function waitForShared(stateDir: string, record: ServerRecord, config: Eng
   for (;;) {
     const current = readRecord(stateDir, record.id);
     if (current?.pid !== record.pid || !isSameProcess(record)) {
-      await releaseUser(stateDir, record, config, options.user, 0);
+      await releaseUser(stateDir, record, config, options.user, 30_000);
       throw startFailure(config, `\`vllm serve\` (pid ${record.pid}, started by another command) stopped before it was healthy`, record.log);
     }
     if (current.state === "ready" || (await isHealthy(record.url))) {
@@ -231,7 +235,7 @@ async function waitForShared(stateDir: string, record: ServerRecord, config: Eng
       return;
     }
     if (options.signal?.aborted === true || Date.now() > deadline) {
-      await releaseUser(stateDir, record, config, options.user, 0);
+      await releaseUser(stateDir, record, config, options.user, 30_000);
       if (options.signal?.aborted === true) throw new ChainetteError("ABORTED", `Engine \`${config.name}\`: start cancelled`);
       throw startFailure(config, `\`vllm serve\` (pid ${record.pid}, started by another command) did not answer GET /health with 200 in time (startup_timeout_ms)`, record.log);
     }

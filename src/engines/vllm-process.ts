@@ -22,8 +22,10 @@ export interface StartVllmOptions {
   startupTimeoutMs?: number;
   /** Milliseconds between health polls. @default 500 */
   pollIntervalMs?: number;
-  /** Aborting kills the starting process and rejects. */
+  /** Aborting kills the starting process (unless `leaveOnAbort`) and rejects with `ABORTED`. */
   signal?: AbortSignal;
+  /** On abort, leave the process running (others may be waiting for it). @default false */
+  leaveOnAbort?: boolean;
 }
 
 export interface VllmServer {
@@ -95,7 +97,7 @@ export async function waitUntilHealthy(server: SpawnedVllm, config: EngineConfig
     const exited = server.exited();
     if (exited !== undefined) throw startFailure(config, `\`vllm serve\` ${exited} before it was healthy`, server.log);
     if (options.signal?.aborted === true) {
-      await stopProcessGroup(server.pid, 5000);
+      if (options.leaveOnAbort !== true) await stopProcessGroup(server.pid, 5000);
       throw new ChainetteError("ABORTED", `Engine \`${config.name}\`: start cancelled`);
     }
     if (Date.now() > deadline) {

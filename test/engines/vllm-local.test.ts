@@ -102,6 +102,23 @@ describe("vllm_local engine", () => {
     expect(readRecords(work).map((entry) => [entry.engines, entry.keep, entry.users])).toEqual([[["warm", "other-name"], true, []]]);
   });
 
+  it("counts users: concurrent leases share one spawn; the server stops with the last (idle_timeout 0)", async () => {
+    const config = { name: "shared", backend: "vllm_local" as const, model: "fake-model", idleTimeout: 0 };
+    const users = [1, 2, 3].map((index) => ({ pid: process.pid, start_time: null, engine: `shared-${index}` }));
+    const leases = await Promise.all(users.map((user) => acquireServer(config, { env, user, pollIntervalMs: 100 })));
+    expect(launched()).toHaveLength(1);
+    expect(leases.filter((lease) => lease.started)).toHaveLength(1);
+    expect(new Set(leases.map((lease) => lease.pid)).size).toBe(1);
+    expect(readRecords(work)[0]?.users.map((user) => user.engine).sort()).toEqual(["shared-1", "shared-2", "shared-3"]);
+    await leases[0]?.release(1000);
+    await leases[2]?.release(1000);
+    expect(isProcessAlive(leases[0]?.pid ?? 0)).toBe(true); // one user left
+    expect(readRecords(work)[0]).toMatchObject({ users: [{ engine: "shared-2" }], idle_since: null, state: "ready" });
+    await leases[1]?.release(1000);
+    expect(isProcessAlive(leases[0]?.pid ?? 0)).toBe(false);
+    expect(readRecords(work)).toEqual([]);
+  });
+
   it("drops registry records whose process is gone", async () => {
     writeFileSync(join(work, "servers", "ghost.json"), JSON.stringify({ id: "ghost", fingerprint: "x", pid: 2 ** 22 + 7, start_time: null, users: [], started_at: "" }));
     const engine = createEngine({ name: "fresh", backend: "vllm_local", model: "fake-model", idleTimeout: 0 }, { env });
