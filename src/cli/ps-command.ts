@@ -46,7 +46,7 @@ export function psCommand(argv: string[]): number {
       formatDuration(entry.uptime_s),
       entry.state,
       entry.engines.join(","),
-      entry.users.length === 0 ? "-" : entry.users.map((user) => `pid ${user.pid} (${user.engine})`).join(", "),
+      entry.users.length === 0 ? "-" : entry.users.map((user) => `pid ${user.pid} (${user.engine})${user.run === undefined ? "" : ` ${user.run}`}`).join(", "),
     ]);
   }
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
@@ -64,7 +64,7 @@ function psEntry(record: ServerRecord, now: number) {
     uptime_s: Math.max(0, Math.round((now - Date.parse(record.started_at)) / 1000)),
     state: describeState(record, now),
     engines: record.engines,
-    users: record.users.map((user) => ({ pid: user.pid, engine: user.engine })),
+    users: record.users.map((user) => ({ pid: user.pid, engine: user.engine, run: user.run ?? null })),
     idle_timeout_s: record.idle_timeout_s,
     keep: record.keep,
     reaper_pid: record.reaper?.pid ?? null,

@@ -36,6 +36,8 @@ export interface CreateEngineOptions {
   retry?: Partial<Omit<RetryOptions, "maxRetries">>;
   /** Where API keys are read. @default process.env */
   env?: Record<string, string | undefined>;
+  /** Who uses a `vllm_local` engine's managed server, as `ps` shows it (a run's OUTDIR). */
+  usedBy?: string;
   /** Jitter source, injected in tests only. @default Math.random */
   random?: () => number;
 }
@@ -67,6 +69,7 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
         return createEngine(remote, options);
       },
       ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.usedBy === undefined ? {} : { usedBy: options.usedBy }),
     });
   }
   const endpoint = config.endpoint ?? defaultEndpoints[backend];

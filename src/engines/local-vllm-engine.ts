@@ -17,6 +17,8 @@ export interface LocalVllmEngineOptions {
   connect: (config: EngineConfig) => Engine;
   /** @default process.env */
   env?: Record<string, string | undefined>;
+  /** Recorded with this engine's lease, for `ps` (a run's OUTDIR). */
+  usedBy?: string;
   /** Grace between SIGTERM and SIGKILL when this engine stops the server (`idle_timeout: 0`). @default 30_000 */
   stopGraceMs?: number;
 }
@@ -61,7 +63,7 @@ export class LocalVllmEngine implements Engine {
 
   async #resolve(): Promise<Engine> {
     const env = this.#options.env ?? process.env;
-    const lease = await acquireServer(this.config, { env, user: { ...currentProcess(), engine: this.name }, signal: this.#abort.signal });
+    const lease = await acquireServer(this.config, { env, user: { ...currentProcess(), engine: this.name, ...(this.#options.usedBy === undefined ? {} : { run: this.#options.usedBy }) }, signal: this.#abort.signal });
     if (this.#closed) {
       await lease.release(this.#options.stopGraceMs ?? 30_000);
       throw new ChainetteError("ABORTED", `Engine \`${this.name}\` is closed`);

@@ -15,6 +15,8 @@ import { isSameProcess, type ProcessIdentity } from "./local-engine-state.js";
 /** A process using a server: a run (its pid and start time) through one of its engines. */
 export interface ServerUser extends ProcessIdentity {
   engine: string;
+  /** What the run works on (its OUTDIR), when known. */
+  run?: string;
 }
 
 export interface ServerRecord {

@@ -115,7 +115,9 @@ describe("managed vllm_local servers", () => {
     expect([second.code, second.stderr]).toEqual([0, ""]);
     expect(readShards(join(work, "out-second"), "gate")).toHaveLength(6);
     // The second run joined and left; the first still holds the server, so no idle clock runs.
-    expect(readRecords(stateDir)).toMatchObject([{ users: [{ pid: held.child.pid, engine: "local" }], idle_since: null, state: "ready" }]);
+    expect(readRecords(stateDir)).toMatchObject([{ users: [{ pid: held.child.pid, engine: "local", run: join(work, "out-held") }], idle_since: null, state: "ready" }]);
+    const table = await runCli(["ps"], { env });
+    expect(table.stdout).toContain(`in use  local    pid ${held.child.pid} (local) ${join(work, "out-held")}\n`);
     writeFileSync(gateFile, "");
     expect((await held.done).code).toBe(0);
     expect(readShards(join(work, "out-held"), "gate")).toHaveLength(6);
