@@ -1,10 +1,11 @@
 /**
  * `chainette-stream kill [--all | -e NAME…]`: stops managed `vllm_local` servers, whoever started
  * them (warmup, a run, a run killed with `kill -9`): SIGTERM to the process group, SIGKILL after
- * the grace, the server's reaper too, and its record is removed.
+ * the grace, the server's reaper too, and its record is removed. `--all` also stops server processes
+ * the registry lost (found by the marker in their environment, Linux).
  */
 import { parseArgs } from "node:util";
-import { listManagedServers, stopManagedServers } from "../engines/managed-servers.js";
+import { listManagedServers, stopManagedServers, stopUnregisteredServers } from "../engines/managed-servers.js";
 import { ChainetteError } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
 import { parseInteger } from "./option-values.js";
@@ -14,7 +15,7 @@ const KILL_HELP = `Usage: chainette-stream kill (--all | -e NAME ...) [--grace S
 Stops managed vllm_local servers (see \`chainette-stream ps\`), orphans of a killed run included.
 The registry is in $CHAINETTE_STATE_DIR (default ~/.chainette-stream).
 
-  --all                 every managed server
+  --all                 every managed server, and server processes the registry lost (Linux)
   -e, --engine NAME     the server(s) engine NAME uses (repeatable)
   --grace SECONDS       time between SIGTERM and SIGKILL (default 30)
 `;
@@ -41,7 +42,9 @@ export async function killCommand(argv: string[]): Promise<number> {
   const running = listManagedServers();
   for (const name of names) if (!running.some((record) => record.engines.includes(name))) process.stdout.write(`${name}\tnot running\n`);
   const stopped = await stopManagedServers((record) => values.all === true || record.engines.some((name) => names.includes(name)), graceMs);
-  if (values.all === true && stopped.length === 0) process.stdout.write("no engine is running\n");
+  const lost = values.all === true ? await stopUnregisteredServers(graceMs) : [];
+  if (values.all === true && stopped.length === 0 && lost.length === 0) process.stdout.write("no engine is running\n");
   for (const { record, outcome } of stopped) process.stdout.write(`${record.engines.join(",")}\t${outcome}\t(pid ${record.pid}, ${record.url})\n`);
+  for (const { server, outcome } of lost) process.stdout.write(`(unregistered)\t${outcome}\t(pid ${server.pid}, server ${server.id})\n`);
   return EXIT.ok;
 }

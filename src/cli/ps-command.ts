@@ -3,7 +3,7 @@
  * line each: pid, model, port, devices, uptime, state, and the runs using them (pid and engine).
  */
 import { parseArgs } from "node:util";
-import { describeState, listManagedServers } from "../engines/managed-servers.js";
+import { describeState, listManagedServers, listUnregisteredServers } from "../engines/managed-servers.js";
 import type { ServerRecord } from "../engines/server-registry.js";
 import { EXIT } from "./exit-codes.js";
 import { formatDuration } from "./format.js";
@@ -31,6 +31,8 @@ export function psCommand(argv: string[]): number {
     process.stdout.write(`${JSON.stringify(servers.map((record) => psEntry(record, now)), null, 2)}\n`);
     return EXIT.ok;
   }
+  const lost = listUnregisteredServers();
+  if (lost.length > 0) process.stderr.write(`${lost.length} server process(es) not in the registry (pid ${lost.map((server) => server.pid).join(", ")}): \`chainette-stream kill --all\` stops them\n`);
   if (servers.length === 0) {
     process.stdout.write("no managed server is running\n");
     return EXIT.ok;

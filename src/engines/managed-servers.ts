@@ -6,6 +6,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { stateDirectory } from "./local-engine-state.js";
 import { stopServer } from "./server-broker.js";
+import { findMarkedServers, type MarkedServer } from "./unregistered-servers.js";
+import { stopProcessGroup } from "./vllm-process.js";
 import { idleRemainingMs, readRecords, refreshRecord, withRegistryLock, writeRecord, type ServerRecord } from "./server-registry.js";
 
 /** The live managed servers of the state directory, oldest first. */
@@ -46,4 +48,16 @@ export async function stopManagedServers(pick: (record: ServerRecord) => boolean
       }),
   );
   return Promise.all(targets.map(async (record) => ({ record, outcome: await stopServer(stateDir, record, graceMs, "chainette-stream kill") })));
+}
+
+/** Server processes of this state directory that no record names (Linux: found through /proc). */
+export function listUnregisteredServers(env: Record<string, string | undefined> = process.env): MarkedServer[] {
+  const stateDir = stateDirectory(env);
+  const registered = new Set(listManagedServers(env).map((record) => record.pid));
+  return findMarkedServers(stateDir).filter((server) => !registered.has(server.pid));
+}
+
+/** Stops every unregistered server (`kill --all`): SIGTERM to its group, SIGKILL after `graceMs`. */
+export async function stopUnregisteredServers(graceMs: number, env: Record<string, string | undefined> = process.env): Promise<{ server: MarkedServer; outcome: "stopped" | "killed" | "gone" }[]> {
+  return Promise.all(listUnregisteredServers(env).map(async (server) => ({ server, outcome: await stopProcessGroup(server.pid, graceMs) })));
 }

@@ -19,6 +19,7 @@ import type { EngineConfig } from "./engine.js";
 import { isSameProcess, processStartTime, stateDirectory, type ProcessIdentity } from "./local-engine-state.js";
 import { deleteRecord, readRecord, readRecords, refreshRecord, serversDirectory, withRegistryLock, writeRecord, type ServerRecord, type ServerUser } from "./server-registry.js";
 import { freePort, isHealthy, spawnVllm, startFailure, stopProcessGroup, waitUntilHealthy, type SpawnedVllm } from "./vllm-process.js";
+import { serverMarker } from "./unregistered-servers.js";
 import { vllmServeCommand } from "./vllm-serve-command.js";
 
 /** Seconds a server nobody uses keeps running. @default 180, as Chainette's broker */
@@ -150,7 +151,7 @@ function claimServer(stateDir: string, config: EngineConfig, context: ClaimConte
   }
   checkAgainstRunning(config, fingerprint, running);
   const log = join(serversDirectory(stateDir), `${id}.log`);
-  const server = spawnVllm(config, { env: context.env, port: context.port, log });
+  const server = spawnVllm(config, { env: context.env, port: context.port, log, marker: serverMarker(stateDir, id) });
   const record: ServerRecord = {
     id,
     fingerprint,

@@ -60,13 +60,13 @@ export async function startVllmServer(config: EngineConfig, options: StartVllmOp
  * up to the spawn, so it may run under the registry lock; `pid` is 0 when the program could not be
  * spawned at all (`exited()` then says why once `spawned` resolved).
  */
-export function spawnVllm(config: EngineConfig, options: { env: Record<string, string | undefined>; port: number; log: string }): SpawnedVllm {
+export function spawnVllm(config: EngineConfig, options: { env: Record<string, string | undefined>; port: number; log: string; marker?: Record<string, string> }): SpawnedVllm {
   const serve = vllmServeCommand(config, options.port, options.env);
   mkdirSync(dirname(options.log), { recursive: true });
   const logFd = openSync(options.log, "w");
   let child;
   try {
-    child = spawn(serve.command, serve.args, { env: { ...options.env, ...serve.env }, stdio: ["ignore", logFd, logFd], detached: true });
+    child = spawn(serve.command, serve.args, { env: { ...options.env, ...serve.env, ...options.marker }, stdio: ["ignore", logFd, logFd], detached: true });
   } finally {
     closeSync(logFd);
   }

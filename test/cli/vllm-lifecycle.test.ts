@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isProcessAlive } from "../../src/engines/local-engine-state.js";
 import { stopManagedServers } from "../../src/engines/managed-servers.js";
+import { acquireServer } from "../../src/engines/server-broker.js";
 import { readRecords } from "../../src/engines/server-registry.js";
 import { stopProcessGroup } from "../../src/engines/vllm-process.js";
 import { questionLines, readShards, runCli, startCli } from "../helpers/cli.js";
@@ -176,5 +177,16 @@ describe("managed vllm_local servers", () => {
     expect(launched()).toHaveLength(1);
     const [server] = await ps();
     expect(server).toMatchObject({ port, devices: [0], state: "kept", engines: ["a"] });
+  });
+
+  it("kill --all also finds a server whose registry record was lost, by the marker in its environment", async () => {
+    const lease = await acquireServer({ name: "lost", backend: "vllm_local", model: "fake-model" }, { env, keep: true, pollIntervalMs: 100 });
+    rmSync(join(env.CHAINETTE_STATE_DIR ?? "", "servers", `${lease.id}.json`));
+    const listing = await runCli(["ps"], { env });
+    expect(listing.stdout).toBe("no managed server is running\n");
+    expect(listing.stderr).toContain(`1 server process(es) not in the registry (pid ${lease.pid})`);
+    const kill = await runCli(["kill", "--all", "--grace", "5"], { env });
+    expect(kill.stdout).toBe(`(unregistered)\tstopped\t(pid ${lease.pid}, server ${lease.id})\n`);
+    expect(isProcessAlive(lease.pid)).toBe(false);
   });
 });
