@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -119,11 +119,15 @@ describe("vllm_local engine", () => {
     expect(readRecords(work)).toEqual([]);
   });
 
-  it("drops registry records whose process is gone", async () => {
+  it("drops registry records whose process is gone, or whose pid now names another process", async () => {
+    mkdirSync(join(work, "servers"), { recursive: true });
     writeFileSync(join(work, "servers", "ghost.json"), JSON.stringify({ id: "ghost", fingerprint: "x", pid: 2 ** 22 + 7, start_time: null, users: [], started_at: "" }));
+    // A live pid (this very process) with another start time: a reused pid, not our server.
+    writeFileSync(join(work, "servers", "reused.json"), JSON.stringify({ id: "reused", fingerprint: "y", pid: process.pid, start_time: "1", users: [], started_at: "" }));
     const engine = createEngine({ name: "fresh", backend: "vllm_local", model: "fake-model", idleTimeout: 0 }, { env });
     await engine.generate({ messages: [{ role: "user", content: "hi" }], sampling: { maxTokens: 8 } });
     expect(existsSync(join(work, "servers", "ghost.json"))).toBe(false);
+    expect(existsSync(join(work, "servers", "reused.json"))).toBe(false);
     await engine.close();
   });
 });
