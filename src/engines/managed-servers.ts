@@ -5,16 +5,22 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { stateDirectory } from "./local-engine-state.js";
-import { stopServer } from "./server-broker.js";
+import { ensureReaper, stopServer } from "./server-broker.js";
 import { findMarkedServers, type MarkedServer } from "./unregistered-servers.js";
 import { stopProcessGroup } from "./vllm-process.js";
 import { idleRemainingMs, readRecords, refreshRecord, withRegistryLock, writeRecord, type ServerRecord } from "./server-registry.js";
 
-/** The live managed servers of the state directory, oldest first. */
+/** The live managed servers of the state directory, oldest first (a lost reaper is replaced). */
 export function listManagedServers(env: Record<string, string | undefined> = process.env): ServerRecord[] {
   const stateDir = stateDirectory(env);
   if (!existsSync(join(stateDir, "servers"))) return []; // `ps` on a machine that never ran one creates nothing
-  return withRegistryLock(stateDir, () => readRecords(stateDir).filter((record) => refreshRecord(stateDir, record) === "alive"));
+  return withRegistryLock(stateDir, () =>
+    readRecords(stateDir).filter((record) => {
+      if (refreshRecord(stateDir, record) === "gone") return false;
+      ensureReaper(stateDir, record);
+      return true;
+    }),
+  );
 }
 
 /** A server's state in words: `starting`, `in use`, `kept`, `idle, stops in 42 s` or `stopping`. */

@@ -142,6 +142,7 @@ interface ClaimContext {
 function claimServer(stateDir: string, config: EngineConfig, context: ClaimContext): Claim {
   const { fingerprint, id, options } = context;
   const running = readRecords(stateDir).filter((record) => refreshRecord(stateDir, record) === "alive");
+  for (const record of running) ensureReaper(stateDir, record);
   const existing = running.find((record) => record.fingerprint === fingerprint);
   if (existing?.state === "stopping") return { kind: "stopping", record: existing };
   if (existing !== undefined) {
@@ -292,6 +293,16 @@ function signal(identity: ProcessIdentity, name: NodeJS.Signals): void {
   } catch {
     // gone meanwhile
   }
+}
+
+/**
+ * Under the lock: starts a new reaper for a server whose reaper is gone (killed by hand, OOM), so
+ * that no server outlives its idle_timeout because nobody watches it. Every run and `ps` does this.
+ */
+export function ensureReaper(stateDir: string, record: ServerRecord): void {
+  if (record.state === "stopping" || (record.reaper !== null && isSameProcess(record.reaper))) return;
+  record.reaper = spawnReaper(stateDir, record.id);
+  writeRecord(stateDir, record);
 }
 
 /** Starts the detached reaper that stops server `id` once it is idle (it outlives the run). */

@@ -95,13 +95,19 @@ describe("managed vllm_local servers", () => {
     expect(server).toMatchObject({ pid: launched()[0]?.pid, model: "fake-model", devices: null, engines: ["a", "b"], users: [] });
     expect(server?.state).toMatch(/^idle, stops in (59\d|600) s$/);
     expect(isProcessAlive(server?.reaper_pid ?? 0)).toBe(true);
+    // A reaper killed by hand is replaced by the next command that looks, so the server stays watched.
+    process.kill(server?.reaper_pid ?? 0, "SIGKILL");
+    await waitFor(() => !isProcessAlive(server?.reaper_pid ?? 0), "the reaper to die");
+    const [watched] = await ps();
+    expect(watched?.reaper_pid).not.toBe(server?.reaper_pid);
+    expect(isProcessAlive(watched?.reaper_pid ?? 0)).toBe(true);
     const table = await runCli(["ps"], { env });
     expect(table.stdout).toMatch(new RegExp(`^PID +MODEL +PORT +DEVICES +UPTIME +STATE +ENGINES +USED BY\\n${server?.pid} +fake-model +${server?.port} +- +\\d+s +idle, stops in \\d+ s +a,b +-\\n$`));
 
     const kill = await runCli(["kill", "--all", "--grace", "5"], { env });
     expect(kill.stdout).toBe(`a,b\tstopped\t(pid ${server?.pid}, http://127.0.0.1:${server?.port}/v1)\n`);
     expect(isProcessAlive(server?.pid ?? 0)).toBe(false);
-    await waitFor(() => !isProcessAlive(server?.reaper_pid ?? 0), "the reaper to exit");
+    await waitFor(() => !isProcessAlive(watched?.reaper_pid ?? 0), "the reaper to exit");
     expect((await runCli(["ps"], { env })).stdout).toBe("no managed server is running\n");
     expect((await runCli(["kill", "--all"], { env })).stdout).toBe("no engine is running\n");
   });
