@@ -1,21 +1,22 @@
 /**
- * `chainette-stream kill [--all | -e NAME…]`: stops `vllm_local` servers recorded in the state
- * directory (by `warmup`, or by a run that did not get to stop its own): SIGTERM to the process
- * group, SIGKILL after the grace, and the entry is removed.
+ * `chainette-stream kill [--all | -e NAME…]`: stops managed `vllm_local` servers, whoever started
+ * them (warmup, a run, a run killed with `kill -9`): SIGTERM to the process group, SIGKILL after
+ * the grace, the server's reaper too, and its record is removed. `--all` also stops server processes
+ * the registry lost (found by the marker in their environment, Linux).
  */
 import { parseArgs } from "node:util";
-import { forgetLocalEngine, readLocalEngines, stateDirectory } from "../engines/local-engine-state.js";
-import { stopProcessGroup } from "../engines/vllm-process.js";
+import { listManagedServers, stopManagedServers, stopUnregisteredServers } from "../engines/managed-servers.js";
 import { ChainetteError } from "../errors.js";
 import { EXIT } from "./exit-codes.js";
 import { parseInteger } from "./option-values.js";
 
 const KILL_HELP = `Usage: chainette-stream kill (--all | -e NAME ...) [--grace SECONDS]
 
-Stops vllm_local servers recorded in $CHAINETTE_STATE_DIR (default ~/.chainette-stream).
+Stops managed vllm_local servers (see \`chainette-stream ps\`), orphans of a killed run included.
+The registry is in $CHAINETTE_STATE_DIR (default ~/.chainette-stream).
 
-  --all                 every recorded engine
-  -e, --engine NAME     one engine (repeatable)
+  --all                 every managed server, and server processes the registry lost (Linux)
+  -e, --engine NAME     the server(s) engine NAME uses (repeatable)
   --grace SECONDS       time between SIGTERM and SIGKILL (default 30)
 `;
 
@@ -38,15 +39,12 @@ export async function killCommand(argv: string[]): Promise<number> {
   const names = values.engine ?? [];
   if ((values.all === true) === names.length > 0) throw new ChainetteError("USAGE", `kill needs either --all or -e NAME, not ${values.all === true ? "both" : "neither"}\n\n${KILL_HELP}`);
   const graceMs = parseInteger("--grace", values.grace, 30) * 1000;
-  const directory = stateDirectory();
-  const entries = readLocalEngines(directory);
-  const targets = values.all === true ? entries : entries.filter((entry) => names.includes(entry.name));
-  for (const name of names) if (!entries.some((entry) => entry.name === name)) process.stdout.write(`${name}\tnot running\n`);
-  if (values.all === true && targets.length === 0) process.stdout.write("no engine is running\n");
-  for (const entry of targets) {
-    const outcome = await stopProcessGroup(entry.pid, graceMs);
-    forgetLocalEngine(entry.name, entry.pid, directory);
-    process.stdout.write(`${entry.name}\t${outcome}\t(pid ${entry.pid}, ${entry.url})\n`);
-  }
+  const running = listManagedServers();
+  for (const name of names) if (!running.some((record) => record.engines.includes(name))) process.stdout.write(`${name}\tnot running\n`);
+  const stopped = await stopManagedServers((record) => values.all === true || record.engines.some((name) => names.includes(name)), graceMs);
+  const lost = values.all === true ? await stopUnregisteredServers(graceMs) : [];
+  if (values.all === true && stopped.length === 0 && lost.length === 0) process.stdout.write("no engine is running\n");
+  for (const { record, outcome } of stopped) process.stdout.write(`${record.engines.join(",")}\t${outcome}\t(pid ${record.pid}, ${record.url})\n`);
+  for (const { server, outcome } of lost) process.stdout.write(`(unregistered)\t${outcome}\t(pid ${server.pid}, server ${server.id})\n`);
   return EXIT.ok;
 }

@@ -19,6 +19,7 @@ Commands:
   sim [--port N]                               the bundled vLLM-compatible simulator
   warmup -f ENGINES.yml [-e NAME ...]          start vllm_local engines, wait until healthy
   kill (--all | -e NAME ...)                   stop engines that warmup or a run started
+  ps [--json]                                  managed vllm_local servers: pid, model, port, runs
 
 Options:
   -v, --version                                print the version
@@ -43,6 +44,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sim: async () => import("../sim/command.js").then((module) => ({ run: module.runSimCommand, options: module.SIM_OPTIONS })),
   warmup: async () => import("./warmup-command.js").then((module) => ({ run: module.warmupCommand, options: module.WARMUP_OPTIONS })),
   kill: async () => import("./kill-command.js").then((module) => ({ run: module.killCommand, options: module.KILL_OPTIONS })),
+  ps: async () => import("./ps-command.js").then((module) => ({ run: module.psCommand, options: module.PS_OPTIONS })),
 };
 
 async function main(name: string | undefined, rest: string[]): Promise<number> {

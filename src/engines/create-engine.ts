@@ -1,8 +1,9 @@
 /**
  * `createEngine(config, options)`: the one place that turns a resolved `EngineConfig` into a live
  * `Engine`. Fills backend defaults (endpoints, key variable), reads the API key from the
- * environment. A `vllm_local` engine is a `LocalVllmEngine`: it finds a warmed `vllm serve` or
- * starts one, then talks to it as a `vllm_api` engine.
+ * environment. A `vllm_local` engine is a `LocalVllmEngine`: it leases a managed `vllm serve` from
+ * the broker (a running one of the same model and options, or a new one), then talks to it as a
+ * `vllm_api` engine.
  */
 import { ChainetteError } from "../errors.js";
 import type { ChatProtocol } from "./chat-protocol.js";
@@ -35,6 +36,8 @@ export interface CreateEngineOptions {
   retry?: Partial<Omit<RetryOptions, "maxRetries">>;
   /** Where API keys are read. @default process.env */
   env?: Record<string, string | undefined>;
+  /** Who uses a `vllm_local` engine's managed server, as `ps` shows it (a run's OUTDIR). */
+  usedBy?: string;
   /** Jitter source, injected in tests only. @default Math.random */
   random?: () => number;
 }
@@ -50,7 +53,7 @@ export const defaultEndpoints: Partial<Record<EngineConfig["backend"], string>> 
 };
 
 /** Fields that only a vllm_local engine (a `vllm serve` chainette-stream starts) can honour. */
-const localOnlyFields = ["dtype", "gpuMemoryUtilization", "enableReasoning", "devices", "lazy", "reasoningParser", "startupTimeoutMs"] as const;
+const localOnlyFields = ["dtype", "gpuMemoryUtilization", "enableReasoning", "devices", "lazy", "reasoningParser", "startupTimeoutMs", "port", "idleTimeout"] as const;
 
 export function createEngine(config: EngineConfig, options: CreateEngineOptions = {}): Engine {
   const check = checkEngineDeclaration(config, "module");
@@ -66,6 +69,7 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
         return createEngine(remote, options);
       },
       ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.usedBy === undefined ? {} : { usedBy: options.usedBy }),
     });
   }
   const endpoint = config.endpoint ?? defaultEndpoints[backend];

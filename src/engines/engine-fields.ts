@@ -67,6 +67,8 @@ export const engineFields: readonly EngineField[] = [
     expected: "a vLLM reasoning parser name (e.g. deepseek_r1, qwen3)",
   },
   { key: "startupTimeoutMs", yamlKey: "startup_timeout_ms", schema: z.int().min(1), expected: "an integer >= 1 (milliseconds)" },
+  { key: "port", yamlKey: "port", schema: z.int().min(1).max(65535), expected: "a port number from 1 to 65535" },
+  { key: "idleTimeout", yamlKey: "idle_timeout", schema: z.number().min(0), expected: "a number of seconds >= 0" },
 ];
 
 function objectSchema(naming: "key" | "yamlKey"): z.ZodType {

@@ -65,6 +65,10 @@ export interface EngineConfig {
   reasoningParser?: string;
   /** How long a `vllm serve` may take to answer `GET /health` with 200. @default 900_000 */
   startupTimeoutMs?: number;
+  /** Port of 127.0.0.1 the server listens on. @default a free port */
+  port?: number;
+  /** Seconds a managed server with no live user keeps running (0: stop with its last user). @default 180 */
+  idleTimeout?: number;
 }
 
 export interface ChatMessage {

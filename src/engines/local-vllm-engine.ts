@@ -1,14 +1,15 @@
 /**
- * A `vllm_local` engine: before its first request it finds a server `chainette-stream warmup` left
- * running (recorded in the state directory, alive and healthy), or starts `vllm serve` itself. Either
- * way requests then go through an `HttpEngine` as for `vllm_api`. A server this engine started is
- * stopped by `close()`; a warmed one is left running for `kill`.
+ * A `vllm_local` engine: it leases its server from the broker (`server-broker.ts`), when the run
+ * creates its engines or, when `lazy`, before its first request: a running managed server of the
+ * same model and options (started by another branch, another run, a killed run or `warmup`), or a
+ * new `vllm serve`. Requests then go through an `HttpEngine` as for `vllm_api`. `close()` releases
+ * the lease; the server stops once no run has used it for `idle_timeout` seconds.
  */
 import { ChainetteError } from "../errors.js";
 import { checkServedModel } from "./check-served-model.js";
 import type { Engine, EngineConfig, GenerateRequest, GenerateResult } from "./engine.js";
-import { forgetLocalEngine, readLocalEngines, recordLocalEngine, stateDirectory } from "./local-engine-state.js";
-import { isHealthy, startVllmServer, stopProcessGroup, type VllmServer } from "./vllm-process.js";
+import { currentProcess } from "./local-engine-state.js";
+import { acquireServer, type ServerLease } from "./server-broker.js";
 import { checkLocalConfig } from "./vllm-serve-command.js";
 
 export interface LocalVllmEngineOptions {
@@ -16,7 +17,9 @@ export interface LocalVllmEngineOptions {
   connect: (config: EngineConfig) => Engine;
   /** @default process.env */
   env?: Record<string, string | undefined>;
-  /** Seconds-long grace between SIGTERM and SIGKILL when stopping an owned server. @default 30_000 */
+  /** Recorded with this engine's lease, for `ps` (a run's OUTDIR). */
+  usedBy?: string;
+  /** Grace between SIGTERM and SIGKILL when this engine stops the server (`idle_timeout: 0`). @default 30_000 */
   stopGraceMs?: number;
 }
 
@@ -26,7 +29,7 @@ export class LocalVllmEngine implements Engine {
   readonly #options: LocalVllmEngineOptions;
   readonly #abort = new AbortController();
   #ready: Promise<Engine> | undefined;
-  #ownedPid: number | undefined;
+  #lease: ServerLease | undefined;
   #closed = false;
 
   constructor(config: EngineConfig, options: LocalVllmEngineOptions) {
@@ -50,15 +53,7 @@ export class LocalVllmEngine implements Engine {
     this.#abort.abort();
     const engine = await this.#ready?.catch(() => undefined);
     await engine?.close();
-    const pid = this.#ownedPid;
-    if (pid !== undefined) {
-      await stopProcessGroup(pid, this.#options.stopGraceMs ?? 30_000);
-      forgetLocalEngine(this.name, pid, stateDirectory(this.#env));
-    }
-  }
-
-  get #env(): Record<string, string | undefined> {
-    return this.#options.env ?? process.env;
+    await this.#lease?.release(this.#options.stopGraceMs ?? 30_000);
   }
 
   #start(): Promise<Engine> {
@@ -67,23 +62,15 @@ export class LocalVllmEngine implements Engine {
   }
 
   async #resolve(): Promise<Engine> {
-    const directory = stateDirectory(this.#env);
-    const warmed = readLocalEngines(directory).find((entry) => entry.name === this.name && entry.started_by === "warmup");
-    let url: string;
-    if (warmed !== undefined && warmed.model === this.config.model && (await isHealthy(warmed.url))) {
-      url = warmed.url;
-    } else {
-      const server: VllmServer = await startVllmServer(this.config, {
-        env: this.#env,
-        signal: this.#abort.signal,
-        onSpawn: (pid) => (this.#ownedPid = pid),
-      });
-      url = server.url;
-      recordLocalEngine({ name: this.name, pid: server.pid, url, model: this.config.model, started_at: new Date().toISOString(), started_by: "run", log: server.log }, directory);
-      if (this.#closed) throw new ChainetteError("ABORTED", `Engine \`${this.name}\` is closed`);
+    const env = this.#options.env ?? process.env;
+    const lease = await acquireServer(this.config, { env, user: { ...currentProcess(), engine: this.name, ...(this.#options.usedBy === undefined ? {} : { run: this.#options.usedBy }) }, signal: this.#abort.signal });
+    if (this.#closed) {
+      await lease.release(this.#options.stopGraceMs ?? 30_000);
+      throw new ChainetteError("ABORTED", `Engine \`${this.name}\` is closed`);
     }
-    const served = { ...this.config, backend: "vllm_api" as const, endpoint: url };
-    const problems = await checkServedModel(served, { env: this.#env });
+    const served = { ...this.config, backend: "vllm_api" as const, endpoint: lease.url };
+    const problems = await checkServedModel(served, { env });
+    this.#lease = lease;
     if (problems.length > 0) throw new ChainetteError("ENGINE_CONFIG", problems.join("\n"));
     return this.#options.connect(served);
   }

@@ -1,16 +1,18 @@
 /**
- * Starts a `vllm serve` process for a `vllm_local` engine on a free port of 127.0.0.1, in its own
+ * Starts a `vllm serve` process for a `vllm_local` engine on a port of 127.0.0.1, in its own
  * process group, its stdout and stderr going to a log file, and waits until `GET /health` answers
- * 200. Fails early, with the last lines of the log, when the process exits first.
+ * 200. Fails early, with the last lines of the log, when the process exits first. Which server to
+ * start, and when to stop it, is the broker's business (`server-broker.ts`).
  */
 import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { undici } from "../load-on-demand.js";
 import { ChainetteError } from "../errors.js";
 import type { EngineConfig } from "./engine.js";
-import { engineLogPath, isProcessAlive, stateDirectory } from "./local-engine-state.js";
+import { isProcessAlive, stateDirectory } from "./local-engine-state.js";
 import { vllmServeCommand } from "./vllm-serve-command.js";
 
 export interface StartVllmOptions {
@@ -20,10 +22,10 @@ export interface StartVllmOptions {
   startupTimeoutMs?: number;
   /** Milliseconds between health polls. @default 500 */
   pollIntervalMs?: number;
-  /** Aborting kills the starting process and rejects. */
+  /** Aborting kills the starting process (unless `leaveOnAbort`) and rejects with `ABORTED`. */
   signal?: AbortSignal;
-  /** Called with the pid as soon as the process exists (before it is healthy). */
-  onSpawn?: (pid: number) => void;
+  /** On abort, leave the process running (others may be waiting for it). @default false */
+  leaveOnAbort?: boolean;
 }
 
 export interface VllmServer {
@@ -33,15 +35,38 @@ export interface VllmServer {
   log: string;
 }
 
+/** A `vllm serve` just spawned: not known to be healthy yet. */
+export interface SpawnedVllm extends VllmServer {
+  port: number;
+  /** The `serve` arguments. */
+  args: string[];
+  /** Why the process is gone (`exited with code 1`), or undefined while it runs. */
+  exited(): string | undefined;
+  /** Resolves once the spawn either failed or produced a process. */
+  spawned: Promise<void>;
+}
+
+/** Starts a server on a free port and waits until it is healthy (what the tests of the process use). */
 export async function startVllmServer(config: EngineConfig, options: StartVllmOptions = {}): Promise<VllmServer> {
   const env = options.env ?? process.env;
-  const port = await freePort();
-  const serve = vllmServeCommand(config, port, env);
-  const log = engineLogPath(config.name, stateDirectory(env));
-  const logFd = openSync(log, "w");
+  const log = join(stateDirectory(env), "engines", `${config.name}.log`);
+  const server = spawnVllm(config, { env, port: await freePort(), log });
+  await waitUntilHealthy(server, config, options);
+  return server;
+}
+
+/**
+ * Spawns `vllm serve` on `port`, in its own process group, stdout and stderr to `log`. Synchronous
+ * up to the spawn, so it may run under the registry lock; `pid` is 0 when the program could not be
+ * spawned at all (`exited()` then says why once `spawned` resolved).
+ */
+export function spawnVllm(config: EngineConfig, options: { env: Record<string, string | undefined>; port: number; log: string; marker?: Record<string, string> }): SpawnedVllm {
+  const serve = vllmServeCommand(config, options.port, options.env);
+  mkdirSync(dirname(options.log), { recursive: true });
+  const logFd = openSync(options.log, "w");
   let child;
   try {
-    child = spawn(serve.command, serve.args, { env: { ...env, ...serve.env }, stdio: ["ignore", logFd, logFd], detached: true });
+    child = spawn(serve.command, serve.args, { env: { ...options.env, ...serve.env, ...options.marker }, stdio: ["ignore", logFd, logFd], detached: true });
   } finally {
     closeSync(logFd);
   }
@@ -49,28 +74,37 @@ export async function startVllmServer(config: EngineConfig, options: StartVllmOp
   const outcome: { exited: string | undefined } = { exited: undefined };
   const spawnFailed = new Promise<void>((resolve) => child.once("error", (error) => ((outcome.exited = `could not be started: ${error.message}`), resolve())));
   child.once("exit", (code, signal) => (outcome.exited ??= `exited with ${signal === null ? `code ${String(code)}` : `signal ${signal}`}`));
-  const exitedWith = (): string | undefined => outcome.exited;
-  await Promise.race([spawnFailed, sleep(0)]);
-  const pid = child.pid;
-  if (pid === undefined || outcome.exited !== undefined) throw startFailure(config, `\`${serve.command}\` ${outcome.exited ?? "could not be started"}`, log);
   child.unref();
-  options.onSpawn?.(pid);
+  const base = `http://127.0.0.1:${options.port}`;
+  return {
+    pid: child.pid ?? 0,
+    port: options.port,
+    url: `${base}/v1`,
+    log: options.log,
+    args: serve.args,
+    exited: () => outcome.exited,
+    spawned: Promise.race([spawnFailed, sleep(0)]),
+  };
+}
 
-  const base = `http://127.0.0.1:${port}`;
+/** Polls `/health` until it answers 200; stops the process and throws when it exits, times out or is aborted. */
+export async function waitUntilHealthy(server: SpawnedVllm, config: EngineConfig, options: StartVllmOptions = {}): Promise<void> {
+  await server.spawned;
+  if (server.pid === 0 || server.exited() !== undefined) throw startFailure(config, `\`vllm serve\` ${server.exited() ?? "could not be started"}`, server.log);
   const timeoutMs = options.startupTimeoutMs ?? config.startupTimeoutMs ?? 900_000;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const exited = exitedWith();
-    if (exited !== undefined) throw startFailure(config, `\`vllm serve\` ${exited} before it was healthy`, log);
+    const exited = server.exited();
+    if (exited !== undefined) throw startFailure(config, `\`vllm serve\` ${exited} before it was healthy`, server.log);
     if (options.signal?.aborted === true) {
-      await stopProcessGroup(pid, 5000);
+      if (options.leaveOnAbort !== true) await stopProcessGroup(server.pid, 5000);
       throw new ChainetteError("ABORTED", `Engine \`${config.name}\`: start cancelled`);
     }
     if (Date.now() > deadline) {
-      await stopProcessGroup(pid, 5000);
-      throw startFailure(config, `\`vllm serve\` did not answer GET /health with 200 within ${timeoutMs} ms (startup_timeout_ms)`, log);
+      await stopProcessGroup(server.pid, 5000);
+      throw startFailure(config, `\`vllm serve\` did not answer GET /health with 200 within ${timeoutMs} ms (startup_timeout_ms)`, server.log);
     }
-    if (await isHealthy(base)) return { pid, url: `${base}/v1`, log };
+    if (await isHealthy(server.url)) return;
     await sleep(options.pollIntervalMs ?? 500);
   }
 }
@@ -113,7 +147,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-function startFailure(config: EngineConfig, what: string, log: string): ChainetteError {
+export function startFailure(config: EngineConfig, what: string, log: string): ChainetteError {
   let tail = "";
   try {
     tail = readFileSync(log, "utf8").trimEnd().split("\n").slice(-20).join("\n");
@@ -124,7 +158,7 @@ function startFailure(config: EngineConfig, what: string, log: string): Chainett
   return new ChainetteError("ENGINE_DOWN", `Engine \`${config.name}\` (vllm_local, model ${config.model}): ${what}. Last lines of ${log}:\n${shown}`);
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);

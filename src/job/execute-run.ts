@@ -3,6 +3,7 @@
  * sink through `node:stream` `pipeline()`, from the ledger's watermark, skipping rows already done.
  * Returns how the session ended; the commit sink has committed everything that finished.
  */
+import { resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CommitSink } from "../durability/commit-sink.js";
 import { RequestTally } from "../durability/request-tally.js";
@@ -57,6 +58,7 @@ export async function executeRun(run: OpenRun, options: RunJobOptions, context: 
     engines = createPlanEngines(plan, options.engines, {
       defaultConcurrency: options.concurrency ?? 256,
       onEvent: options.events.emit,
+      usedBy: resolve(options.outDir),
       ...(options.engineDownTimeoutMs === undefined ? {} : { engineDownTimeoutMs: options.engineDownTimeoutMs }),
     });
     const modelProblems = (await Promise.all([...engines.values()].map((engine) => checkServedModel(engine.config)))).flat();

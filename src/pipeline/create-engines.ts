@@ -1,15 +1,18 @@
 import type { ChainPlan } from "../core/plan.js";
 import { createEngine, type CreateEngineOptions } from "../engines/create-engine.js";
 import type { Engine, EngineConfig } from "../engines/engine.js";
+import { checkDeviceClaims } from "../engines/server-broker.js";
 
 /**
  * Creates the engines the plan's steps use (an unused declaration is never contacted).
- * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own.
+ * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own. `vllm_local`
+ * engines claiming the same GPUs (each other's, or a running server's) are refused before any starts.
  */
 export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfig[], options: CreateEngineOptions & { defaultConcurrency?: number }): Map<string, Engine> {
   const used = new Set(plan.nodes.flatMap((node) => (node.kind === "step" ? [node.engineName] : [])));
   const engines = new Map<string, Engine>();
   const { defaultConcurrency, ...createOptions } = options;
+  checkDeviceClaims(configs.filter((config) => used.has(config.name)), options.env);
   try {
     for (const config of configs) {
       if (!used.has(config.name)) continue;

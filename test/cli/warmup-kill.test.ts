@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isProcessAlive } from "../../src/engines/local-engine-state.js";
+import { readRecords, type ServerRecord } from "../../src/engines/server-registry.js";
 import { stopProcessGroup } from "../../src/engines/vllm-process.js";
 import { questionLines, readShards, runCli } from "../helpers/cli.js";
 
@@ -20,9 +21,8 @@ function launched(): { argv: string[]; cuda: string | null; pid: number }[] {
   return readFileSync(argvFile, "utf8").trim().split("\n").map((line) => JSON.parse(line) as { argv: string[]; cuda: string | null; pid: number });
 }
 
-function state(): { name: string; pid: number; url: string; model: string; started_at: string; started_by: string }[] {
-  const path = join(work, "engines.json");
-  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as { engines: ReturnType<typeof state> }).engines : [];
+function state(): ServerRecord[] {
+  return readRecords(work);
 }
 
 beforeAll(() => {
@@ -45,11 +45,11 @@ describe("chainette-stream warmup / kill", () => {
   it("warmup starts the non-lazy engines, a run uses the warmed server, kill stops it", async () => {
     const warmup = await runCli(["warmup", "-f", enginesFile], { env });
     expect(warmup.code).toBe(0);
-    expect(warmup.stdout).toMatch(/^local\tstarted\thttp:\/\/127\.0\.0\.1:\d+\/v1\t\(pid \d+, log .*local\.log\)\n$/);
+    expect(warmup.stdout).toMatch(/^local\tstarted\thttp:\/\/127\.0\.0\.1:\d+\/v1\t\(pid \d+, log .*servers\/[0-9a-f]{16}\.log\)\n$/);
     const [record] = launched();
     expect(record?.argv).toEqual(expect.arrayContaining(["serve", "fake-model", "--dtype", "bfloat16", "--gpu-memory-utilization", "0.5"]));
     expect(record?.cuda).toBe("1");
-    expect(state()).toMatchObject([{ name: "local", pid: record?.pid, model: "fake-model", started_by: "warmup" }]);
+    expect(state()).toMatchObject([{ engines: ["local"], pid: record?.pid, model: "fake-model", keep: true, users: [] }]);
     expect(isProcessAlive(record?.pid ?? 0)).toBe(true);
 
     const again = await runCli(["warmup", "-f", enginesFile, "-e", "local"], { env });
@@ -69,13 +69,18 @@ describe("chainette-stream warmup / kill", () => {
     expect(state()).toEqual([]);
   });
 
-  it("a run with no warmed engine starts its own server and stops it at the end", async () => {
+  it("a run with no warmed engine starts a server and leaves it idle for idle_timeout (180 s by default)", async () => {
     const out = join(work, "out-owned");
     const run = await runCli(["run", chainFile, "-i", input, "-o", out, "--quiet"], { env });
     expect(run.code).toBe(0);
     expect(readShards(out, "qa")).toHaveLength(5);
     const [record] = launched();
     expect(record?.argv.slice(0, 2)).toEqual(["serve", "fake-model"]);
+    expect(isProcessAlive(record?.pid ?? 0)).toBe(true);
+    expect(state()).toMatchObject([{ pid: record?.pid, keep: false, users: [], idle_timeout_s: 180 }]);
+    expect(Date.parse(state()[0]?.idle_since ?? "")).toBeGreaterThan(Date.now() - 60_000);
+    const kill = await runCli(["kill", "--all"], { env });
+    expect(kill.stdout).toMatch(/^local\tstopped\t/);
     expect(isProcessAlive(record?.pid ?? 0)).toBe(false);
     expect(state()).toEqual([]);
   });

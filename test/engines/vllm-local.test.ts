@@ -1,9 +1,11 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createEngine } from "../../src/engines/create-engine.js";
-import { isProcessAlive, readLocalEngines, recordLocalEngine } from "../../src/engines/local-engine-state.js";
+import { isProcessAlive } from "../../src/engines/local-engine-state.js";
+import { acquireServer } from "../../src/engines/server-broker.js";
+import { readRecords } from "../../src/engines/server-registry.js";
 import { startVllmServer, stopProcessGroup } from "../../src/engines/vllm-process.js";
 import { vllmProgram, vllmServeCommand } from "../../src/engines/vllm-serve-command.js";
 import { ChainetteError } from "../../src/errors.js";
@@ -77,31 +79,55 @@ describe("startVllmServer", () => {
 });
 
 describe("vllm_local engine", () => {
-  it("starts its own server before the first request and stops it on close", async () => {
-    const engine = createEngine({ name: "owned", backend: "vllm_local", model: "fake-model", lazy: true }, { env });
+  it("leases its server before the first request; with idle_timeout 0 its close stops it", async () => {
+    const engine = createEngine({ name: "owned", backend: "vllm_local", model: "fake-model", lazy: true, idleTimeout: 0 }, { env });
     expect(launched()).toEqual([]); // lazy: nothing started yet
     const result = await engine.generate({ messages: [{ role: "user", content: "hi" }], sampling: { maxTokens: 8 } });
     expect(result.text.length).toBeGreaterThan(0);
     const [record] = launched();
-    expect(readLocalEngines(work).map((entry) => [entry.name, entry.started_by])).toEqual([["owned", "run"]]);
+    expect(readRecords(work).map((entry) => [entry.engines, entry.users.map((user) => [user.pid, user.engine]), entry.state])).toEqual([[["owned"], [[process.pid, "owned"]], "ready"]]);
     await engine.close();
     expect(isProcessAlive(record?.pid ?? 0)).toBe(false);
-    expect(readLocalEngines(work)).toEqual([]);
+    expect(readRecords(work)).toEqual([]);
   });
 
-  it("uses a healthy warmed server of its name without starting another", async () => {
-    const server = await startVllmServer({ name: "warm", backend: "vllm_local", model: "fake-model" }, { env, pollIntervalMs: 100 });
-    recordLocalEngine({ name: "warm", pid: server.pid, url: server.url, model: "fake-model", started_at: new Date().toISOString(), started_by: "warmup", log: server.log }, work);
-    const engine = createEngine({ name: "warm", backend: "vllm_local", model: "fake-model" }, { env });
+  it("uses a kept (warmed) server of the same model and options without starting another", async () => {
+    const warm = await acquireServer({ name: "warm", backend: "vllm_local", model: "fake-model" }, { env, keep: true, pollIntervalMs: 100 });
+    expect(warm.started).toBe(true);
+    const engine = createEngine({ name: "other-name", backend: "vllm_local", model: "fake-model" }, { env });
     await engine.generate({ messages: [{ role: "user", content: "hi" }], sampling: { maxTokens: 8 } });
     await engine.close();
     expect(launched()).toHaveLength(1);
-    expect(isProcessAlive(server.pid)).toBe(true); // left for `kill`
+    expect(isProcessAlive(warm.pid)).toBe(true); // kept for `kill`
+    expect(readRecords(work).map((entry) => [entry.engines, entry.keep, entry.users])).toEqual([[["warm", "other-name"], true, []]]);
   });
 
-  it("drops state entries whose process is gone", () => {
-    writeFileSync(join(work, "engines.json"), JSON.stringify({ engines: [{ name: "ghost", pid: 2 ** 22 + 7, url: "http://127.0.0.1:1/v1", model: "m", started_at: "", started_by: "warmup", log: "" }] }));
-    expect(readLocalEngines(work)).toEqual([]);
-    expect(JSON.parse(readFileSync(join(work, "engines.json"), "utf8"))).toEqual({ engines: [] });
+  it("counts users: concurrent leases share one spawn; the server stops with the last (idle_timeout 0)", async () => {
+    const config = { name: "shared", backend: "vllm_local" as const, model: "fake-model", idleTimeout: 0 };
+    const users = [1, 2, 3].map((index) => ({ pid: process.pid, start_time: null, engine: `shared-${index}` }));
+    const leases = await Promise.all(users.map((user) => acquireServer(config, { env, user, pollIntervalMs: 100 })));
+    expect(launched()).toHaveLength(1);
+    expect(leases.filter((lease) => lease.started)).toHaveLength(1);
+    expect(new Set(leases.map((lease) => lease.pid)).size).toBe(1);
+    expect(readRecords(work)[0]?.users.map((user) => user.engine).sort()).toEqual(["shared-1", "shared-2", "shared-3"]);
+    await leases[0]?.release(1000);
+    await leases[2]?.release(1000);
+    expect(isProcessAlive(leases[0]?.pid ?? 0)).toBe(true); // one user left
+    expect(readRecords(work)[0]).toMatchObject({ users: [{ engine: "shared-2" }], idle_since: null, state: "ready" });
+    await leases[1]?.release(1000);
+    expect(isProcessAlive(leases[0]?.pid ?? 0)).toBe(false);
+    expect(readRecords(work)).toEqual([]);
+  });
+
+  it("drops registry records whose process is gone, or whose pid now names another process", async () => {
+    mkdirSync(join(work, "servers"), { recursive: true });
+    writeFileSync(join(work, "servers", "ghost.json"), JSON.stringify({ id: "ghost", fingerprint: "x", pid: 2 ** 22 + 7, start_time: null, users: [], started_at: "" }));
+    // A live pid (this very process) with another start time: a reused pid, not our server.
+    writeFileSync(join(work, "servers", "reused.json"), JSON.stringify({ id: "reused", fingerprint: "y", pid: process.pid, start_time: "1", users: [], started_at: "" }));
+    const engine = createEngine({ name: "fresh", backend: "vllm_local", model: "fake-model", idleTimeout: 0 }, { env });
+    await engine.generate({ messages: [{ role: "user", content: "hi" }], sampling: { maxTokens: 8 } });
+    expect(existsSync(join(work, "servers", "ghost.json"))).toBe(false);
+    expect(existsSync(join(work, "servers", "reused.json"))).toBe(false);
+    await engine.close();
   });
 });
