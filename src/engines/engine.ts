@@ -5,7 +5,7 @@
  * step executor (`src/run`), so the two mechanisms stay separate.
  */
 
-export type Backend = "vllm_api" | "openai" | "ollama_api" | "vllm_local" | "openai_compatible";
+export type Backend = "vllm_api" | "openai" | "ollama_api" | "vllm_local" | "openai_compatible" | "llamacpp";
 
 import type { SamplingParams } from "../core/sampling.js";
 
@@ -14,12 +14,17 @@ export type { SamplingParams };
 export interface EngineConfig {
   name: string;
   backend: Backend;
+  /** The served model's name; for `llamacpp`, the path of a GGUF file. */
   model: string;
   /** Base URL(s) ending in `/v1` for OpenAI-style servers; several spread the load. */
   endpoint?: string | string[];
   /** Name of the environment variable holding the API key. Defaults: OPENAI_API_KEY for openai. */
   apiKeyEnv?: string;
-  /** Requests in flight to this engine at once. @default 256 (vLLM's max-num-seqs) */
+  /**
+   * Requests in flight to this engine at once. @default 256 (vLLM's max-num-seqs). For `llamacpp`:
+   * the parallel sequences of the model's context (each its own KV cache). @default 4 there, and
+   * `--concurrency` does not apply.
+   */
   concurrency?: number;
   /**
    * Per-attempt timeout in milliseconds, fixed. Without it the limit follows observed latency:
@@ -45,6 +50,13 @@ export interface EngineConfig {
   reasoningParser?: string;
   /** How long a `vllm serve` may take to answer `GET /health` with 200. @default 900_000 */
   startupTimeoutMs?: number;
+  // llamacpp only
+  /** CPU threads of the llama.cpp context. @default 1 on <= 2 cores, else half the cores */
+  threads?: number;
+  /** Tokens per sequence. @default as much as memory allows, at most 4096 and the model's trained context */
+  contextSize?: number;
+  /** Offload layers to a GPU (node-llama-cpp's CUDA/Vulkan/Metal builds, when installed). @default false */
+  gpu?: boolean;
 }
 
 export interface ChatMessage {

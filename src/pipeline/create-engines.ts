@@ -4,7 +4,8 @@ import type { Engine, EngineConfig } from "../engines/engine.js";
 
 /**
  * Creates the engines the plan's steps use (an unused declaration is never contacted).
- * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own.
+ * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own, except
+ * `llamacpp` ones: their concurrency is parallel sequences, each a KV cache in memory.
  */
 export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfig[], options: CreateEngineOptions & { defaultConcurrency?: number }): Map<string, Engine> {
   const used = new Set(plan.nodes.flatMap((node) => (node.kind === "step" ? [node.engineName] : [])));
@@ -13,7 +14,7 @@ export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfi
   try {
     for (const config of configs) {
       if (!used.has(config.name)) continue;
-      const withConcurrency = config.concurrency === undefined && defaultConcurrency !== undefined ? { ...config, concurrency: defaultConcurrency } : config;
+      const withConcurrency = config.concurrency === undefined && defaultConcurrency !== undefined && config.backend !== "llamacpp" ? { ...config, concurrency: defaultConcurrency } : config;
       engines.set(config.name, createEngine(withConcurrency, createOptions));
     }
   } catch (error) {

@@ -1,0 +1,152 @@
+/**
+ * The worker process of a `llamacpp` engine (forked by `LlamaCppEngine`, talking over IPC): it
+ * imports node-llama-cpp, an optional dependency, only here, loads the GGUF model and generates.
+ * llama.cpp aborts the whole process on some malformed models and inputs (a failed GGML_ASSERT);
+ * running it here turns that into an exit the engine reports, instead of the end of the run.
+ *
+ * One context with `sequences` parallel sequences, each with a `LlamaChat` kept for the worker's
+ * life, so the prompt prefix a sequence evaluated last time (system prompt, chat template) is
+ * reused. A JSON schema becomes a grammar once per distinct schema.
+ */
+import type { ChatHistoryItem, Llama, LlamaChat, LlamaGrammar } from "node-llama-cpp";
+import type { FromWorker, GenerateMessage, LoadMessage, ToWorker } from "./llamacpp-messages.js";
+
+type NodeLlamaCpp = typeof import("node-llama-cpp");
+
+interface Loaded {
+  llama: Llama;
+  free: LlamaChat[];
+  grammars: Map<string, Promise<LlamaGrammar>>;
+}
+
+let loaded: Loaded | undefined;
+const running = new Map<number, AbortController>();
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+// The engine's process is gone (it was killed, or it closed the channel): nothing to answer to.
+process.on("disconnect", () => process.exit(0));
+
+process.on("message", (message: ToWorker) => {
+  switch (message.type) {
+    case "load":
+      void load(message);
+      return;
+    case "generate":
+      void generate(message);
+      return;
+    case "abort":
+      running.get(message.id)?.abort();
+      return;
+    case "close":
+      process.exit(0);
+  }
+});
+
+async function load(message: LoadMessage): Promise<void> {
+  let library: NodeLlamaCpp;
+  try {
+    library = await import("node-llama-cpp");
+  } catch (error) {
+    send({ type: "load-failed", message: describe(error), missingPackage: isMissingPackage(error) });
+    return;
+  }
+  try {
+    const llama = await library.getLlama({
+      gpu: message.gpu ? "auto" : false,
+      build: "never",
+      maxThreads: message.threads,
+      logLevel: library.LlamaLogLevel.error,
+      logger: (_level, text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
+    });
+    const model = await llama.loadModel({ modelPath: message.modelPath, gpuLayers: message.gpu ? "auto" : 0 });
+    const context = await model.createContext({
+      sequences: message.sequences,
+      contextSize: message.contextSize ?? { max: 4096 },
+      threads: message.threads,
+    });
+    const free: LlamaChat[] = [];
+    for (let index = 0; index < message.sequences; index++) {
+      free.push(new library.LlamaChat({ contextSequence: context.getSequence() }));
+    }
+    loaded = { llama, free, grammars: new Map() };
+    send({ type: "ready", contextSize: context.contextSize, sequences: message.sequences });
+  } catch (error) {
+    send({ type: "load-failed", message: describe(error), missingPackage: false });
+  }
+}
+
+async function generate(message: GenerateMessage): Promise<void> {
+  const chat = loaded?.free.pop();
+  if (loaded === undefined || chat === undefined) {
+    send({ type: "failed", id: message.id, message: loaded === undefined ? "the model is not loaded" : "no free sequence (more requests than `concurrency`)" });
+    return;
+  }
+  const controller = new AbortController();
+  running.set(message.id, controller);
+  const meter = chat.sequence.tokenMeter;
+  const before = { input: meter.usedInputTokens, output: meter.usedOutputTokens };
+  try {
+    const grammar = message.jsonSchema === undefined ? undefined : await grammarFor(loaded, message.jsonSchema);
+    const { sampling } = message;
+    const extra = sampling.extra ?? {};
+    const result = await chat.generateResponse(history(message), {
+      ...(grammar === undefined ? {} : { grammar }),
+      ...(sampling.maxTokens === undefined ? {} : { maxTokens: sampling.maxTokens }),
+      ...(sampling.temperature === undefined ? {} : { temperature: sampling.temperature }),
+      ...(sampling.topP === undefined ? {} : { topP: sampling.topP }),
+      ...(sampling.seed === undefined ? {} : { seed: sampling.seed }),
+      ...(typeof extra.top_k === "number" ? { topK: extra.top_k } : {}),
+      ...(typeof extra.min_p === "number" ? { minP: extra.min_p } : {}),
+      ...(sampling.stop === undefined || sampling.stop.length === 0 ? {} : { customStopTriggers: sampling.stop }),
+      signal: controller.signal,
+    });
+    send({
+      type: "result",
+      id: message.id,
+      text: result.response,
+      finishReason: result.metadata.stopReason === "maxTokens" ? "length" : "stop",
+      inputTokens: meter.usedInputTokens - before.input,
+      outputTokens: meter.usedOutputTokens - before.output,
+    });
+  } catch (error) {
+    send({ type: "failed", id: message.id, message: describe(error) });
+  } finally {
+    running.delete(message.id);
+    loaded.free.push(chat);
+  }
+}
+
+function grammarFor(state: Loaded, jsonSchema: Record<string, unknown>): Promise<LlamaGrammar> {
+  const key = JSON.stringify(jsonSchema);
+  let grammar = state.grammars.get(key);
+  if (grammar === undefined) {
+    // node-llama-cpp's type is a narrow JSON-schema type; the schema is a zod-generated one, and
+    // what it does not support is its error to report.
+    grammar = state.llama.createGrammarForJsonSchema(jsonSchema as never).catch((error: unknown) => {
+      state.grammars.delete(key);
+      throw new Error(`node-llama-cpp cannot turn the step's JSON schema into a grammar: ${describe(error)}`);
+    });
+    state.grammars.set(key, grammar);
+  }
+  return grammar;
+}
+
+function history(message: GenerateMessage): ChatHistoryItem[] {
+  const items: ChatHistoryItem[] = message.messages.map((entry) =>
+    entry.role === "assistant" ? { type: "model", response: [entry.content] } : { type: entry.role, text: entry.content },
+  );
+  items.push({ type: "model", response: [] });
+  return items;
+}
+
+function isMissingPackage(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && describe(error).includes("node-llama-cpp");
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
