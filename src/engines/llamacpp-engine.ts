@@ -15,6 +15,7 @@
  * in order. Replies are validated by the step executor like every backend's.
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,6 +73,7 @@ export class LlamaCppEngine implements Engine {
     this.config = config;
     this.#sequences = config.concurrency ?? defaultLlamaCppSequences;
     this.#threads = config.threads ?? defaultLlamaCppThreads();
+    checkModelFile(config);
   }
 
   /** The worker's process id while one runs (for diagnostics and tests). */
@@ -136,7 +138,8 @@ export class LlamaCppEngine implements Engine {
     const child = fork(path, [], { stdio: ["ignore", "pipe", "pipe", "ipc"], execArgv, serialization: "json" });
     const log: string[] = [];
     const keep = (chunk: Buffer): void => {
-      for (const line of chunk.toString("utf8").split("\n")) if (line.trim() !== "") log.push(line);
+      // llama.cpp reports some errors twice: keep each line once.
+      for (const line of chunk.toString("utf8").split("\n")) if (line.trim() !== "" && !log.includes(line)) log.push(line);
       if (log.length > logTailLines) log.splice(0, log.length - logTailLines);
     };
     child.stdout?.on("data", keep);
@@ -248,6 +251,19 @@ export class LlamaCppEngine implements Engine {
     const tail = log.length > 0 ? `\n  ${log.join("\n  ")}` : "";
     return new ChainetteError("ENGINE_CONFIG", `Engine \`${this.name}\` (backend llamacpp) could not load the model ${resolve(this.config.model)}: ${reason}${tail}`);
   }
+}
+
+/** A missing model file is known before any worker starts. Throws `ENGINE_CONFIG`. */
+function checkModelFile(config: EngineConfig): void {
+  const path = resolve(config.model);
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ChainetteError("ENGINE_CONFIG", `Engine \`${config.name}\` (backend llamacpp): cannot read the model file ${path} (${String(code ?? error)}); \`model\` is the path of a GGUF file`);
+  }
+  if (!isFile) throw new ChainetteError("ENGINE_CONFIG", `Engine \`${config.name}\` (backend llamacpp): the model ${path} is not a file; \`model\` is the path of a GGUF file`);
 }
 
 /** The worker's entry: the built `.js` beside this module, or the `.ts` source (run through tsx) in tests on the sources. */

@@ -25,6 +25,11 @@ export interface TinyGgufOptions {
   omitKeys?: readonly string[];
   /** Cut the file to this many bytes (a truncated download). */
   truncateTo?: number;
+  /**
+   * Logit biases replacing the defaults, by character or `"</s>"`: e.g. `{ "</s>": -30 }` never
+   * ends a free-text reply, `{ e: 8 }` favours exponents in numbers.
+   */
+  bias?: Readonly<Record<string, number>>;
 }
 
 const embedding = 64;
@@ -61,7 +66,7 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
   const noise = small(0.05);
   add("token_embd.weight", [embedding, tinyVocabularySize], (i) => (i % embedding === 0 ? 4 : noise()));
   add("output_norm.weight", [embedding], () => 1);
-  const bias = tokenBiases();
+  const bias = tokenBiases(options.bias ?? {});
   const outNoise = small(0.02);
   add("output.weight", [embedding, tinyVocabularySize], (i) => (i % embedding === 0 ? (bias[Math.floor(i / embedding)] ?? 0) / 8 : outNoise()));
   const weight = small(0.02);
@@ -133,7 +138,7 @@ export function buildTinyGguf(options: TinyGgufOptions = {}): Buffer {
 }
 
 /** Logit bias per token, applied through channel 0 (see the module comment). */
-function tokenBiases(): Float32Array {
+function tokenBiases(overrides: Readonly<Record<string, number>>): Float32Array {
   const bias = new Float32Array(tinyVocabularySize);
   const set = (chars: string, value: number): void => {
     for (const char of chars) bias[byteToken(char.charCodeAt(0))] = value;
@@ -148,6 +153,10 @@ function tokenBiases(): Float32Array {
   bias[2] = 7; // </s>: ends the reply where the grammar allows it
   bias[0] = -30;
   bias[1] = -30;
+  for (const [key, value] of Object.entries(overrides)) {
+    if (key === "</s>") bias[2] = value;
+    else set(key, value);
+  }
   return bias;
 }
 

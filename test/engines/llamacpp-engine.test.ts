@@ -1,0 +1,133 @@
+/**
+ * The `llamacpp` engine on a real GGUF model the test writes itself (test/helpers/tiny-gguf.ts),
+ * through node-llama-cpp in the engine's worker process: schema-constrained replies, a broken model
+ * file, the worker dying mid-generation, abort and close.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createEngine } from "../../src/engines/create-engine.js";
+import type { Engine, GenerateRequest } from "../../src/engines/engine.js";
+import { defaultLlamaCppThreads, type LlamaCppEngine } from "../../src/engines/llamacpp-engine.js";
+import { isChainetteError } from "../../src/errors.js";
+import { writeTinyGguf } from "../helpers/tiny-gguf.js";
+
+const Answer = z.object({ answer: z.string(), score: z.number(), ok: z.boolean(), kind: z.enum(["fact", "opinion"]) });
+const request = (text: string, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({
+  messages: [{ role: "system", content: "Answer in JSON." }, { role: "user", content: text }],
+  sampling: { temperature: 0.8, seed: 7, maxTokens: 64 },
+  schema: { name: "answer", jsonSchema: z.toJSONSchema(Answer) as Record<string, unknown> },
+  ...extra,
+});
+
+let work: string;
+let model: string;
+/** The same model that never ends a free-text reply: a request in flight for seconds. */
+let endless: string;
+const engines: Engine[] = [];
+const llamacpp = (name: string, path = model, concurrency = 2): LlamaCppEngine => {
+  const engine = createEngine({ name, backend: "llamacpp", model: path, threads: 1, concurrency }) as LlamaCppEngine;
+  engines.push(engine);
+  return engine;
+};
+
+/** One engine on the good model, shared by the tests that only generate. */
+let shared: LlamaCppEngine | undefined;
+const tiny = (): LlamaCppEngine => (shared ??= llamacpp("tiny"));
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "llamacpp-"));
+  model = join(work, "tiny.gguf");
+  writeTinyGguf(model);
+  endless = join(work, "endless.gguf");
+  writeTinyGguf(endless, { bias: { "</s>": -30 } });
+});
+afterAll(async () => {
+  await Promise.all(engines.map((engine) => engine.close()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("llamacpp engine", () => {
+  it("answers through the JSON-schema grammar: every reply parses and matches the schema", async () => {
+    const engine = tiny();
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => engine.generate(request(`Question ${i}: is ${i} even?`, { sampling: { temperature: 0.8, seed: i, maxTokens: 64 } }))));
+    for (const result of results) {
+      expect(Answer.safeParse(JSON.parse(result.text)).success, result.text).toBe(true);
+      expect(result.finishReason).toBe("stop");
+      expect(result.usage.outputTokens).toBeGreaterThan(0);
+      expect(result.usage.inputTokens).toBeGreaterThan(0);
+    }
+    // The sampled strings differ between seeds: the model really generates.
+    expect(new Set(results.map((result) => result.text)).size).toBeGreaterThan(1);
+  }, 60_000);
+
+  it("reports a reply cut at maxTokens as finishReason length", async () => {
+    const result = await tiny().generate(request("Question", { sampling: { temperature: 0, maxTokens: 3 } }));
+    expect(result.finishReason).toBe("length");
+    expect(result.text.length).toBeLessThanOrEqual(3);
+  }, 30_000);
+
+  it.each([
+    // llama.cpp fails a GGML_ASSERT on this one: SIGABRT of the worker, not of this process.
+    ["a missing head count (a native abort)", { omitKeys: ["llama.attention.head_count"] }],
+    ["a missing required key", { omitKeys: ["llama.embedding_length"] }],
+    ["a truncated file", { truncateTo: 200_000 }],
+  ])("%s: ENGINE_CONFIG naming the file, and this process lives on", async (_label, options) => {
+    const broken = join(work, `broken-${Math.random().toString(36).slice(2)}.gguf`);
+    writeTinyGguf(broken, options);
+    const engine = llamacpp("broken", broken);
+    const failures = await Promise.allSettled([engine.generate(request("a")), engine.generate(request("b"))]);
+    for (const failure of failures) {
+      expect(failure.status).toBe("rejected");
+      const error = (failure as PromiseRejectedResult).reason as Error;
+      expect(isChainetteError(error, "ENGINE_CONFIG"), String(error)).toBe(true);
+      expect(error.message).toContain(`could not load the model ${broken}`);
+    }
+    if (_label.includes("native")) expect(String((failures[0] as PromiseRejectedResult).reason)).toMatch(/SIGABRT[\s\S]*GGML_ASSERT/);
+    // Later requests fail at once, the same way.
+    await expect(engine.generate(request("c"))).rejects.toMatchObject({ code: "ENGINE_CONFIG" });
+  }, 30_000);
+
+  it("a model file that does not exist is ENGINE_CONFIG when the engine is created, before any worker starts", () => {
+    expect(() => llamacpp("absent", join(work, "absent.gguf"))).toThrow(/cannot read the model file .*absent\.gguf \(ENOENT\)/);
+    expect(() => llamacpp("folder", work)).toThrow(/is not a file/);
+  });
+
+  it("the worker killed mid-generation: the rows in flight fail as ENGINE_REQUEST, the next request gets a new worker", async () => {
+    const engine = llamacpp("killed", endless, 1);
+    await engine.generate(request("warm up"));
+    const pid = engine.workerPid;
+    expect(pid).toBeDefined();
+    // Long enough to be in flight when the kill lands.
+    const inFlight = engine.generate(request("long", { schema: undefined, sampling: { temperature: 1, seed: 1, maxTokens: 4000 } }));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    process.kill(pid ?? 0, "SIGKILL");
+    await expect(inFlight).rejects.toMatchObject({ code: "ENGINE_REQUEST", message: expect.stringContaining("SIGKILL") });
+    const after = await engine.generate(request("again"));
+    expect(Answer.safeParse(JSON.parse(after.text)).success, after.text).toBe(true);
+    expect(engine.workerPid).not.toBe(pid);
+  }, 60_000);
+
+  it("abort rejects with the signal's reason; close rejects what waits and stops the worker", async () => {
+    const engine = llamacpp("aborted", endless, 1);
+    await engine.generate(request("warm up"));
+    const controller = new AbortController();
+    const running = engine.generate(request("long", { schema: undefined, sampling: { temperature: 1, maxTokens: 4000 }, signal: controller.signal }));
+    const queued = engine.generate(request("queued"));
+    controller.abort(new Error("stop now"));
+    await expect(running).rejects.toThrow("stop now");
+    await expect(queued).resolves.toMatchObject({ finishReason: "stop" });
+    const pid = engine.workerPid ?? 0;
+    const waiting = [engine.generate(request("x", { schema: undefined, sampling: { maxTokens: 4000, temperature: 1 } })), engine.generate(request("y"))];
+    const settled = Promise.allSettled(waiting);
+    await engine.close();
+    for (const result of await settled) expect(result).toMatchObject({ status: "rejected", reason: { code: "ABORTED" } });
+    expect(() => process.kill(pid, 0)).toThrow();
+  }, 60_000);
+
+  it("defaults threads to 1 on 2 cores or fewer, half the cores above", () => {
+    expect([1, 2, 3, 4, 16].map((cores) => defaultLlamaCppThreads(cores))).toEqual([1, 1, 1, 2, 8]);
+  });
+});
