@@ -135,7 +135,10 @@ export class LlamaCppEngine implements Engine {
   #startWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     const { path, execArgv } = workerEntry();
-    const child = fork(path, [], { stdio: ["ignore", "pipe", "pipe", "ipc"], execArgv, serialization: "json" });
+    // GGML_NO_BACKTRACE: on a failed assert ggml would otherwise attach gdb to print a backtrace
+    // (seconds, and nothing a user of a run can read).
+    const env = { ...process.env, GGML_NO_BACKTRACE: "1" };
+    const child = fork(path, [], { stdio: ["ignore", "pipe", "pipe", "ipc"], execArgv, env, serialization: "json" });
     const log: string[] = [];
     const keep = (chunk: Buffer): void => {
       // llama.cpp reports some errors twice: keep each line once.

@@ -36,6 +36,9 @@ const llamacpp = (name: string, path = model, concurrency = 2): LlamaCppEngine =
 /** One engine on the good model, shared by the tests that only generate. */
 let shared: LlamaCppEngine | undefined;
 const tiny = (): LlamaCppEngine => (shared ??= llamacpp("tiny"));
+/** One engine on the endless model, one sequence: the worker-killed test, then the abort/close one. */
+let sharedEndless: LlamaCppEngine | undefined;
+const endlessEngine = (): LlamaCppEngine => (sharedEndless ??= llamacpp("endless", endless, 1));
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "llamacpp-"));
@@ -72,7 +75,6 @@ describe("llamacpp engine", () => {
   it.each([
     // llama.cpp fails a GGML_ASSERT on this one: SIGABRT of the worker, not of this process.
     ["a missing head count (a native abort)", { omitKeys: ["llama.attention.head_count"] }],
-    ["a missing required key", { omitKeys: ["llama.embedding_length"] }],
     ["a truncated file", { truncateTo: 200_000 }],
   ])("%s: ENGINE_CONFIG naming the file, and this process lives on", async (_label, options) => {
     const broken = join(work, `broken-${Math.random().toString(36).slice(2)}.gguf`);
@@ -96,7 +98,7 @@ describe("llamacpp engine", () => {
   });
 
   it("the worker killed mid-generation: the rows in flight fail as ENGINE_REQUEST, the next request gets a new worker", async () => {
-    const engine = llamacpp("killed", endless, 1);
+    const engine = endlessEngine();
     await engine.generate(request("warm up"));
     const pid = engine.workerPid;
     expect(pid).toBeDefined();
@@ -111,7 +113,7 @@ describe("llamacpp engine", () => {
   }, 60_000);
 
   it("abort rejects with the signal's reason; close rejects what waits and stops the worker", async () => {
-    const engine = llamacpp("aborted", endless, 1);
+    const engine = endlessEngine();
     await engine.generate(request("warm up"));
     const controller = new AbortController();
     const running = engine.generate(request("long", { schema: undefined, sampling: { temperature: 1, maxTokens: 4000 }, signal: controller.signal }));
