@@ -18,7 +18,7 @@ export function nonFinitePath(value: unknown): string | undefined {
       if (Array.isArray(current)) {
         for (let index = current.length - 1; index >= 0; index--) stack.push({ value: current[index], path: `${item.path}[${index}]` });
       } else {
-        const entries = Object.entries(current);
+        const entries = Object.entries(current as Record<string, unknown>);
         for (let index = entries.length - 1; index >= 0; index--) {
           const [key, child] = entries[index] ?? ["", undefined];
           stack.push({ value: child, path: /^[A-Za-z_$][\w$]*$/.test(key) ? `${item.path}.${key}` : `${item.path}[${JSON.stringify(key)}]` });

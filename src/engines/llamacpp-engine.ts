@@ -293,6 +293,8 @@ function exitWords(code: number | null, signal: NodeJS.Signals | null): string {
   return signal !== null ? `was killed by ${signal}` : `exited with status ${code ?? "unknown"}`;
 }
 
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new ChainetteError("ABORTED", "The request was aborted");
+/** The signal's reason when it is an error (as other engines reject), else an `ABORTED` error. */
+function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason : new ChainetteError("ABORTED", "The request was aborted");
 }

@@ -8,7 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import type { ChainPlan } from "../../src/core/plan.js";
 import { createEngine } from "../../src/engines/create-engine.js";
+import { parseEnginesYaml } from "../../src/engines/engines-yaml.js";
+import { closeEngines, createPlanEngines } from "../../src/pipeline/create-engines.js";
 import type { Engine, GenerateRequest } from "../../src/engines/engine.js";
 import { defaultLlamaCppThreads, type LlamaCppEngine } from "../../src/engines/llamacpp-engine.js";
 import { isChainetteError } from "../../src/errors.js";
@@ -18,8 +21,14 @@ const Answer = z.object({ answer: z.string(), score: z.number(), ok: z.boolean()
 const request = (text: string, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({
   messages: [{ role: "system", content: "Answer in JSON." }, { role: "user", content: text }],
   sampling: { temperature: 0.8, seed: 7, maxTokens: 64 },
-  schema: { name: "answer", jsonSchema: z.toJSONSchema(Answer) as Record<string, unknown> },
+  schema: { name: "answer", jsonSchema: z.toJSONSchema(Answer) },
   ...extra,
+});
+/** A request without a schema: free text, which the endless model never ends before maxTokens. */
+const freeText = (text: string, signal?: AbortSignal): GenerateRequest => ({
+  messages: [{ role: "user", content: text }],
+  sampling: { temperature: 1, seed: 1, maxTokens: 4000 },
+  ...(signal === undefined ? {} : { signal }),
 });
 
 let work: string;
@@ -103,10 +112,12 @@ describe("llamacpp engine", () => {
     const pid = engine.workerPid;
     expect(pid).toBeDefined();
     // Long enough to be in flight when the kill lands.
-    const inFlight = engine.generate(request("long", { schema: undefined, sampling: { temperature: 1, seed: 1, maxTokens: 4000 } }));
+    const inFlight = engine.generate(freeText("long")).catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 100));
     process.kill(pid ?? 0, "SIGKILL");
-    await expect(inFlight).rejects.toMatchObject({ code: "ENGINE_REQUEST", message: expect.stringContaining("SIGKILL") });
+    const error = await inFlight;
+    expect(error).toMatchObject({ code: "ENGINE_REQUEST" });
+    expect(String(error)).toContain("the worker process was killed by SIGKILL while generating");
     const after = await engine.generate(request("again"));
     expect(Answer.safeParse(JSON.parse(after.text)).success, after.text).toBe(true);
     expect(engine.workerPid).not.toBe(pid);
@@ -116,13 +127,13 @@ describe("llamacpp engine", () => {
     const engine = endlessEngine();
     await engine.generate(request("warm up"));
     const controller = new AbortController();
-    const running = engine.generate(request("long", { schema: undefined, sampling: { temperature: 1, maxTokens: 4000 }, signal: controller.signal }));
+    const running = engine.generate(freeText("long", controller.signal));
     const queued = engine.generate(request("queued"));
     controller.abort(new Error("stop now"));
     await expect(running).rejects.toThrow("stop now");
     await expect(queued).resolves.toMatchObject({ finishReason: "stop" });
     const pid = engine.workerPid ?? 0;
-    const waiting = [engine.generate(request("x", { schema: undefined, sampling: { maxTokens: 4000, temperature: 1 } })), engine.generate(request("y"))];
+    const waiting = [engine.generate(freeText("x")), engine.generate(request("y"))];
     const settled = Promise.allSettled(waiting);
     await engine.close();
     for (const result of await settled) expect(result).toMatchObject({ status: "rejected", reason: { code: "ABORTED" } });
@@ -131,5 +142,24 @@ describe("llamacpp engine", () => {
 
   it("defaults threads to 1 on 2 cores or fewer, half the cores above", () => {
     expect([1, 2, 3, 4, 16].map((cores) => defaultLlamaCppThreads(cores))).toEqual([1, 1, 1, 2, 8]);
+  });
+});
+
+describe("llamacpp declarations", () => {
+  it("reads threads, context_size and gpu from the engines YAML; other backends warn that they ignore them", () => {
+    const [declaration] = parseEnginesYaml(`engines:\n  - { name: local, backend: llamacpp, model: ./m.gguf, threads: 2, context_size: 1024, gpu: false, concurrency: 3 }\n`);
+    expect(declaration).toEqual({ name: "local", backend: "llamacpp", model: "./m.gguf", threads: 2, contextSize: 1024, gpu: false, concurrency: 3 });
+    expect(() => parseEnginesYaml(`engines:\n  - { name: local, backend: llamacpp, model: m.gguf, threads: 0 }\n`)).toThrow("Expected `threads` to be an integer >= 1 (CPU threads), got `0`");
+    const warnings: string[] = [];
+    const remote = createEngine({ name: "remote", backend: "vllm_api", model: "m", threads: 2 }, { logger: { warn: (_fields, message) => warnings.push(message) } });
+    void remote.close();
+    expect(warnings).toEqual(["threads: honoured by llamacpp only; engine remote (vllm_api) ignores them"]);
+  });
+
+  it("--concurrency (the run's default of 256) does not become 256 sequences of a llamacpp engine", async () => {
+    const plan = { nodes: [{ kind: "step", engineName: "tiny" }] } as unknown as ChainPlan;
+    const created = createPlanEngines(plan, [{ name: "tiny", backend: "llamacpp", model }], { defaultConcurrency: 256 });
+    expect(created.get("tiny")?.config.concurrency).toBeUndefined();
+    await closeEngines(created);
   });
 });
