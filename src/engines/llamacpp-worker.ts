@@ -21,6 +21,8 @@ interface Loaded {
 
 let loaded: Loaded | undefined;
 const running = new Map<number, AbortController>();
+/** Requests that arrived while every sequence was busy, in order. */
+const waiting: GenerateMessage[] = [];
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -37,9 +39,12 @@ process.on("message", (message: ToWorker) => {
     case "generate":
       void generate(message);
       return;
-    case "abort":
+    case "abort": {
       running.get(message.id)?.abort();
+      const index = waiting.findIndex((queued) => queued.id === message.id);
+      if (index >= 0) waiting.splice(index, 1);
       return;
+    }
     case "close":
       process.exit(0);
   }
@@ -79,9 +84,16 @@ async function load(message: LoadMessage): Promise<void> {
 }
 
 async function generate(message: GenerateMessage): Promise<void> {
-  const chat = loaded?.free.pop();
-  if (loaded === undefined || chat === undefined) {
-    send({ type: "failed", id: message.id, message: loaded === undefined ? "the model is not loaded" : "no free sequence (more requests than `concurrency`)" });
+  const state = loaded;
+  if (state === undefined) {
+    send({ type: "failed", id: message.id, message: "the model is not loaded" });
+    return;
+  }
+  const chat = state.free.pop();
+  if (chat === undefined) {
+    // The engine sends at most one request per sequence, but an aborted request's sequence is
+    // freed here only once its generation has stopped: wait for it.
+    waiting.push(message);
     return;
   }
   const controller = new AbortController();
@@ -89,7 +101,7 @@ async function generate(message: GenerateMessage): Promise<void> {
   const meter = chat.sequence.tokenMeter;
   const before = { input: meter.usedInputTokens, output: meter.usedOutputTokens };
   try {
-    const grammar = message.jsonSchema === undefined ? undefined : await grammarFor(loaded, message.jsonSchema);
+    const grammar = message.jsonSchema === undefined ? undefined : await grammarFor(state, message.jsonSchema);
     const { sampling } = message;
     const extra = sampling.extra ?? {};
     const result = await chat.generateResponse(history(message), {
@@ -115,7 +127,9 @@ async function generate(message: GenerateMessage): Promise<void> {
     send({ type: "failed", id: message.id, message: describe(error) });
   } finally {
     running.delete(message.id);
-    loaded.free.push(chat);
+    state.free.push(chat);
+    const next = waiting.shift();
+    if (next !== undefined) void generate(next);
   }
 }
 
