@@ -41,10 +41,10 @@ function liveWorkers(): string[] {
 describe("llamacpp runs", () => {
   it("runs a schema step and a text step end to end; every output matches its schema", async () => {
     const out = join(work, "e2e");
-    const result = await runCli(["run", chainFile, "-i", input(30), "-o", out, "--quiet"], { env: { LLAMACPP_MODEL: model } });
+    const result = await runCli(["run", chainFile, "-i", input(20), "-o", out, "--quiet"], { env: { LLAMACPP_MODEL: model } });
     expect(result.code, result.stderr).toBe(0);
     const rows = readShards(out, "flattened");
-    expect(rows).toHaveLength(30);
+    expect(rows).toHaveLength(20);
     expect(readShards(out, "errors")).toEqual([]);
     for (const row of rows) {
       expect(Verdict.safeParse({ label: row["classify.label"], score: row["classify.score"], certain: row["classify.certain"] }).success, JSON.stringify(row)).toBe(true);
@@ -56,7 +56,7 @@ describe("llamacpp runs", () => {
   }, 60_000);
 
   it("SIGKILLed mid-run: no worker is left behind, and the resume writes every row exactly once", async () => {
-    const rows = 80;
+    const rows = 50;
     const out = join(work, "killed");
     const args = ["run", chainFile, "-i", input(rows), "-o", out, "--max-lines-per-file", "10", "--quiet"];
     const { child, done } = startCli(args, { env: { LLAMACPP_MODEL: model } });
