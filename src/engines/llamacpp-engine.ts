@@ -81,6 +81,16 @@ export class LlamaCppEngine implements Engine {
     return this.#worker?.child.pid;
   }
 
+  /**
+   * Starts the worker and loads the model now instead of at the first request; resolves once it
+   * is loaded. Rejects as `generate` would (`ENGINE_CONFIG` for a model that does not load).
+   */
+  async load(): Promise<void> {
+    if (this.#closed) throw new ChainetteError("ABORTED", `Engine \`${this.name}\` is closed`);
+    if (this.#fatal !== undefined) throw this.#fatal;
+    await this.#startWorker().ready;
+  }
+
   generate(request: GenerateRequest): Promise<GenerateResult> {
     if (this.#closed) return Promise.reject(new ChainetteError("ABORTED", `Engine \`${this.name}\` is closed`));
     if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
@@ -162,6 +172,8 @@ export class LlamaCppEngine implements Engine {
           loaded = true;
           resolveReady();
         } else if (message.type === "load-failed") {
+          // Its own copy of llama.cpp's log: the stderr pipe may not have delivered it yet.
+          for (const line of message.log) if (!log.includes(line)) log.push(line);
           failLoad(this.#loadError(message.message, message.missingPackage, log));
         } else {
           this.#reply(message);
@@ -170,12 +182,10 @@ export class LlamaCppEngine implements Engine {
     });
     ready.catch(() => undefined); // each request awaiting it gets the error
     child.on("error", (error) => failLoad(this.#loadError(error.message, false, log)));
-    child.on("exit", (code, signal) => {
-      // The stderr pipe may still hold the last lines (an abort's message): read them first.
-      setImmediate(() => {
-        if (loaded) this.#died(worker, exitWords(code, signal));
-        else failLoad(this.#loadError(`the worker process ${exitWords(code, signal)}`, false, log));
-      });
+    // "close", not "exit": by then stderr is read to its end (an abort's last words included).
+    child.on("close", (code, signal) => {
+      if (loaded) this.#died(worker, exitWords(code, signal));
+      else failLoad(this.#loadError(`the worker process ${exitWords(code, signal)}`, false, log));
     });
     const worker: Worker = { child, ready, log };
     this.#worker = worker;

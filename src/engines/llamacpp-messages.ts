@@ -27,7 +27,7 @@ export type ToWorker = LoadMessage | GenerateMessage | { type: "abort"; id: numb
 
 export type FromWorker =
   | { type: "ready"; contextSize: number; sequences: number }
-  /** `missingPackage`: node-llama-cpp itself could not be imported. */
-  | { type: "load-failed"; message: string; missingPackage: boolean }
+  /** `missingPackage`: node-llama-cpp itself could not be imported; `log`: llama.cpp's last log lines. */
+  | { type: "load-failed"; message: string; missingPackage: boolean; log: string[] }
   | { type: "result"; id: number; text: string; finishReason: string; inputTokens: number; outputTokens: number }
   | { type: "failed"; id: number; message: string };

@@ -21,6 +21,8 @@ interface Loaded {
 
 let loaded: Loaded | undefined;
 const running = new Map<number, AbortController>();
+/** llama.cpp's last log lines, sent with a failed load (stderr gets them too). */
+const recentLog: string[] = [];
 /** Requests that arrived while every sequence was busy, in order. */
 const waiting: GenerateMessage[] = [];
 
@@ -55,7 +57,7 @@ async function load(message: LoadMessage): Promise<void> {
   try {
     library = await import("node-llama-cpp");
   } catch (error) {
-    send({ type: "load-failed", message: describe(error), missingPackage: isMissingPackage(error) });
+    send({ type: "load-failed", message: describe(error), missingPackage: isMissingPackage(error), log: [] });
     return;
   }
   try {
@@ -64,7 +66,11 @@ async function load(message: LoadMessage): Promise<void> {
       build: "never",
       maxThreads: message.threads,
       logLevel: library.LlamaLogLevel.error,
-      logger: (_level, text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
+      logger: (_level, text) => {
+        process.stderr.write(text.endsWith("\n") ? text : `${text}\n`);
+        recentLog.push(...text.split("\n").filter((line) => line.trim() !== ""));
+        recentLog.splice(0, Math.max(0, recentLog.length - 20));
+      },
     });
     const model = await llama.loadModel({ modelPath: message.modelPath, gpuLayers: message.gpu ? "auto" : 0 });
     const context = await model.createContext({
@@ -79,7 +85,10 @@ async function load(message: LoadMessage): Promise<void> {
     loaded = { llama, free, grammars: new Map() };
     send({ type: "ready", contextSize: context.contextSize, sequences: message.sequences });
   } catch (error) {
-    send({ type: "load-failed", message: describe(error), missingPackage: false });
+    // llama.cpp's log reaches the logger asynchronously, after the rejection: let it arrive, so
+    // the error can say why (a missing key, a truncated tensor). An error path; the wait is cheap.
+    await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    send({ type: "load-failed", message: describe(error), missingPackage: false, log: recentLog });
   }
 }
 
