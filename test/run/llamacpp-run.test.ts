@@ -33,9 +33,21 @@ function input(rows: number): string {
   return path;
 }
 
-/** Worker processes of this checkout's built engine still alive. */
+/**
+ * This file's runs' worker processes still alive: this checkout's built worker, started by a CLI
+ * whose environment names a model of this file's temp folder (other test files run workers too).
+ */
 function liveWorkers(): string[] {
-  return execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" }).split("\n").filter((line) => line.includes(workerScript));
+  return execFileSync("ps", ["-eo", "pid=,args="], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.includes(workerScript))
+    .filter((line) => {
+      try {
+        return readFileSync(`/proc/${line.trim().split(" ")[0]}/environ`, "utf8").includes(`LLAMACPP_MODEL=${work}`);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }
 
 describe("llamacpp runs", () => {
