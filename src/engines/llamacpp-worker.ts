@@ -124,13 +124,16 @@ async function generate(message: GenerateMessage): Promise<void> {
       ...(sampling.stop === undefined || sampling.stop.length === 0 ? {} : { customStopTriggers: sampling.stop }),
       signal: controller.signal,
     });
+    // Usage as servers report it: the whole prompt, though the sequence evaluated only what
+    // differed from its last request. The sequence now holds the prompt and the reply.
+    const outputTokens = meter.usedOutputTokens - before.output;
     send({
       type: "result",
       id: message.id,
       text: result.response,
       finishReason: result.metadata.stopReason === "maxTokens" ? "length" : "stop",
-      inputTokens: meter.usedInputTokens - before.input,
-      outputTokens: meter.usedOutputTokens - before.output,
+      inputTokens: Math.max(meter.usedInputTokens - before.input, chat.sequence.contextTokens.length - outputTokens),
+      outputTokens,
     });
   } catch (error) {
     send({ type: "failed", id: message.id, message: describe(error) });

@@ -76,6 +76,14 @@ describe("llamacpp engine", () => {
     expect(new Set(results.map((result) => result.text)).size).toBeGreaterThan(1);
   }, 60_000);
 
+  it("counts the whole prompt as input tokens, even when the sequence reuses it from its last request", async () => {
+    const engine = tiny();
+    const first = await engine.generate(request("The same question"));
+    const second = await engine.generate(request("The same question"));
+    expect(first.usage.inputTokens).toBeGreaterThan(20);
+    expect(second.usage.inputTokens).toBe(first.usage.inputTokens);
+  }, 30_000);
+
   it("reports a reply cut at maxTokens as finishReason length", async () => {
     const result = await tiny().generate(request("Question", { sampling: { temperature: 0, maxTokens: 3 } }));
     expect(result.finishReason).toBe("length");
