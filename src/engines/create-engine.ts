@@ -10,6 +10,7 @@ import type { ChatProtocol } from "./chat-protocol.js";
 import type { Engine, EngineConfig, EngineEvent } from "./engine.js";
 import { checkEngineDeclaration, engineLabel } from "./engine-declaration.js";
 import { HttpEngine } from "./http-engine.js";
+import { LlamaCppEngine } from "./llamacpp-engine.js";
 import { LocalVllmEngine } from "./local-vllm-engine.js";
 import { createOllamaChatProtocol } from "./ollama-chat-protocol.js";
 import { createOpenAiChatProtocol } from "./openai-chat-protocol.js";
@@ -54,6 +55,10 @@ export const defaultEndpoints: Partial<Record<EngineConfig["backend"], string>> 
 
 /** Fields that only a vllm_local engine (a `vllm serve` chainette-stream starts) can honour. */
 const localOnlyFields = ["dtype", "gpuMemoryUtilization", "enableReasoning", "devices", "lazy", "reasoningParser", "startupTimeoutMs", "port", "idleTimeout"] as const;
+/** Fields that only a llamacpp engine (a GGUF model in a worker process) honours. */
+const llamaCppOnlyFields = ["threads", "contextSize", "gpu"] as const;
+/** Fields of a server connection, which a llamacpp engine has none of. */
+const serverOnlyFields = ["endpoint", "apiKeyEnv", "timeoutMs", "maxResponseBytes", "maxRetries"] as const;
 
 export function createEngine(config: EngineConfig, options: CreateEngineOptions = {}): Engine {
   const check = checkEngineDeclaration(config, "module");
@@ -61,6 +66,11 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
     throw new ChainetteError("ENGINE_CONFIG", `Invalid engine ${engineLabel(config)}:\n  ${check.problems.join("\n  ")}`);
   }
   const { name, backend } = config;
+  if (backend === "llamacpp") {
+    const ignored = [...localOnlyFields, ...serverOnlyFields].filter((field) => config[field] !== undefined);
+    if (ignored.length > 0) options.logger?.warn({ engine: name, ignored }, `${ignored.join(", ")}: engine ${name} (llamacpp, an in-process model) ignores them`);
+    return new LlamaCppEngine(config);
+  }
   if (backend === "vllm_local") {
     return new LocalVllmEngine(config, {
       connect: (served) => {
@@ -79,6 +89,10 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
   const ignored = localOnlyFields.filter((field) => config[field] !== undefined);
   if (ignored.length > 0) {
     options.logger?.warn({ engine: name, ignored }, `${ignored.join(", ")}: honoured by vllm_local only; engine ${name} (${backend}) ignores them`);
+  }
+  const llamaCppIgnored = llamaCppOnlyFields.filter((field) => config[field] !== undefined);
+  if (llamaCppIgnored.length > 0) {
+    options.logger?.warn({ engine: name, ignored: llamaCppIgnored }, `${llamaCppIgnored.join(", ")}: honoured by llamacpp only; engine ${name} (${backend}) ignores them`);
   }
   const protocol: ChatProtocol =
     backend === "ollama_api" ? createOllamaChatProtocol(config.model) : createOpenAiChatProtocol(backend, config.model);

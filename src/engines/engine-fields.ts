@@ -6,7 +6,7 @@
 import { z } from "zod";
 import type { EngineConfig } from "./engine.js";
 
-export const backends = ["vllm_api", "openai", "ollama_api", "vllm_local", "openai_compatible"] as const;
+export const backends = ["vllm_api", "openai", "ollama_api", "vllm_local", "openai_compatible", "llamacpp"] as const;
 
 /** What `registerEngine` and the YAML accept: an `EngineConfig` whose `backend` may be left out. */
 export type EngineDeclaration = Omit<EngineConfig, "backend"> & { backend?: EngineConfig["backend"] };
@@ -69,6 +69,9 @@ export const engineFields: readonly EngineField[] = [
   { key: "startupTimeoutMs", yamlKey: "startup_timeout_ms", schema: z.int().min(1), expected: "an integer >= 1 (milliseconds)" },
   { key: "port", yamlKey: "port", schema: z.int().min(1).max(65535), expected: "a port number from 1 to 65535" },
   { key: "idleTimeout", yamlKey: "idle_timeout", schema: z.number().min(0), expected: "a number of seconds >= 0" },
+  { key: "threads", yamlKey: "threads", schema: z.int().min(1).max(1024), expected: "an integer >= 1 (CPU threads)" },
+  { key: "contextSize", yamlKey: "context_size", schema: z.int().min(16), expected: "an integer >= 16 (tokens per sequence)" },
+  { key: "gpu", yamlKey: "gpu", schema: z.boolean(), expected: "true or false" },
 ];
 
 function objectSchema(naming: "key" | "yamlKey"): z.ZodType {

@@ -5,7 +5,7 @@
  * step executor (`src/run`), so the two mechanisms stay separate.
  */
 
-export type Backend = "vllm_api" | "openai" | "ollama_api" | "vllm_local" | "openai_compatible";
+export type Backend = "vllm_api" | "openai" | "ollama_api" | "vllm_local" | "openai_compatible" | "llamacpp";
 
 import type { SamplingParams } from "../core/sampling.js";
 
@@ -14,6 +14,7 @@ export type { SamplingParams };
 export interface EngineConfig {
   name: string;
   backend: Backend;
+  /** The served model's name; for `llamacpp`, the path of a GGUF file. */
   model: string;
   /** Base URL(s) ending in `/v1` for OpenAI-style servers; several spread the load. */
   endpoint?: string | string[];
@@ -22,7 +23,8 @@ export interface EngineConfig {
   /**
    * The most requests in flight to each endpoint of this engine. With adaptive concurrency (the
    * default) it is the ceiling: the limit follows each server's load below it.
-   * @default 256 (vLLM's max-num-seqs)
+   * @default 256 (vLLM's max-num-seqs). For `llamacpp`: the parallel sequences of the model's
+   * context (each its own KV cache); @default 4 there, and `--concurrency` does not apply.
    */
   concurrency?: number;
   /**
@@ -69,6 +71,13 @@ export interface EngineConfig {
   port?: number;
   /** Seconds a managed server with no live user keeps running (0: stop with its last user). @default 180 */
   idleTimeout?: number;
+  // llamacpp only
+  /** CPU threads of the llama.cpp context. @default 1 on <= 2 cores, else half the cores */
+  threads?: number;
+  /** Tokens per sequence. @default as much as memory allows, at most 4096 and the model's trained context */
+  contextSize?: number;
+  /** Offload layers to a GPU (node-llama-cpp's CUDA/Vulkan/Metal builds, when installed). @default false */
+  gpu?: boolean;
 }
 
 export interface ChatMessage {

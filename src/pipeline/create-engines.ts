@@ -5,7 +5,8 @@ import { checkDeviceClaims } from "../engines/server-broker.js";
 
 /**
  * Creates the engines the plan's steps use (an unused declaration is never contacted).
- * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own. `vllm_local`
+ * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own, except
+ * `llamacpp` ones: their concurrency is parallel sequences, each a KV cache in memory. `vllm_local`
  * engines claiming the same GPUs (each other's, or a running server's) are refused before any starts.
  */
 export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfig[], options: CreateEngineOptions & { defaultConcurrency?: number }): Map<string, Engine> {
@@ -16,7 +17,7 @@ export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfi
   try {
     for (const config of configs) {
       if (!used.has(config.name)) continue;
-      const withConcurrency = config.concurrency === undefined && defaultConcurrency !== undefined ? { ...config, concurrency: defaultConcurrency } : config;
+      const withConcurrency = config.concurrency === undefined && defaultConcurrency !== undefined && config.backend !== "llamacpp" ? { ...config, concurrency: defaultConcurrency } : config;
       engines.set(config.name, createEngine(withConcurrency, createOptions));
     }
   } catch (error) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { nestingProblem } from "../core/nesting-depth.js";
+import { nonFinitePath } from "../core/non-finite.js";
 import type { StepPlan } from "../core/plan.js";
 import { TemplateValueError } from "../core/template.js";
 import type { ChatMessage, Engine, GenerateResult } from "../engines/engine.js";
@@ -145,6 +146,8 @@ function checkReply(plan: StepPlan, result: Pick<GenerateResult, "text" | "finis
   // checked first, as a recursive outputModel would walk it into a stack overflow.
   const problem = nestingProblem(json);
   if (problem !== undefined) return { ok: false, message: `reply ${problem}` };
+  const infinite = nonFinitePath(json);
+  if (infinite !== undefined) return { ok: false, message: `reply has a number too large for a 64-bit float at ${infinite} (it would be written as null)` };
   const parsed = safeParse(plan.step.outputModel, json);
   if (!parsed.success) return { ok: false, message: parsed.error === undefined ? parsed.thrown : z.prettifyError(parsed.error).replaceAll("\n", "; ") };
   const transformed = parsed.data === json ? undefined : nestingProblem(parsed.data);

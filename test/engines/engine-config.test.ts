@@ -119,7 +119,7 @@ engines:
     expect(error.message).not.toContain("sk-live-do-not-print");
     expect(error.message).toMatchInlineSnapshot(`
       "Invalid engines in engines.yml:
-        engines[0] (\`a\`): Expected \`backend\` to be one of vllm_api, openai, ollama_api, vllm_local, openai_compatible, got \`"vllm"\`
+        engines[0] (\`a\`): Expected \`backend\` to be one of vllm_api, openai, ollama_api, vllm_local, openai_compatible, llamacpp, got \`"vllm"\`
         engines[0] (\`a\`): Expected \`concurrency\` to be an integer >= 1, got \`0\`
         engines[1] (\`b\`): Expected \`model\` to be a non-empty string, got nothing
         engines[1] (\`b\`): Expected \`endpoint\` to be an http(s) URL or a non-empty list of them, got \`ftp://host\`
