@@ -7,13 +7,16 @@
  * endpoint. Since each endpoint's limit follows what its server can take, work is spread in
  * proportion to capacity.
  *
- * Health: An endpoint is marked down when it has really stopped answering: it
- * refused a connection (nothing listens), or every one of its last N attempts failed with a
- * transport error or a 5xx, N = max(`failureThreshold`, requests still in flight on it): a 100%
- * failure rate over at least as many attempts as could still prove it alive. Sporadic 5xx are the
- * retry loop's business, not an outage: a 500 comes back in milliseconds while a generation takes
- * seconds, so under high concurrency a few of them complete back to back (at the start of a run,
- * before any success) while hundreds of requests are still being answered.
+ * Health: An endpoint is marked down when it has really stopped answering: it refused a connection
+ * (nothing listens), or every one of its last N attempts failed, N = max(`failureThreshold`,
+ * requests still in flight on it): a 100% failure rate over at least as many attempts as could
+ * still prove it alive. When the attempt that completes such a streak got an answer (a 5xx), the
+ * server is alive enough to speak HTTP, so its health path decides: it is probed at once, and the
+ * endpoint goes down only if the probe fails too (vLLM's `/health` answers 500/503 once its engine
+ * died); otherwise the streak starts over and the 5xx stay the retry loop's business. Until the
+ * verdict the endpoint gets no new work. Sporadic 5xx
+ * are not an outage: a 500 comes back in milliseconds while a generation takes seconds, so under
+ * high concurrency a few of them complete back to back while hundreds of requests are being answered.
  * A down endpoint is probed until it answers its probe path with a status below 500. While every
  * endpoint is down, `acquire` waits; past `engineDownTimeoutMs` the waiters reject with `ENGINE_DOWN`.
  */
@@ -80,10 +83,12 @@ export class Endpoint {
   reportedLimit = 0;
   reportedAt = Number.NEGATIVE_INFINITY;
   metricsTimer: NodeJS.Timeout | undefined;
-  /** A connection of its own for `/metrics`, so a reading never queues behind chat requests. */
-  metricsPool: Pool | undefined;
+  /** A connection of its own for `/metrics` and health probes, so they never queue behind chat requests. */
+  controlConnection: Pool | undefined;
   /** Whether `/metrics` has been asked once. */
   metricsAsked = false;
+  /** A health probe after a streak of 5xx is under way: the endpoint gets no work until its verdict. */
+  healthCheck: Promise<void> | undefined;
 
   constructor(url: string, connections: number, policy: ConcurrencyPolicy, maxResponseBytes?: number) {
     this.policy = policy;
@@ -94,6 +99,12 @@ export class Endpoint {
       pipelining: 1,
       ...(maxResponseBytes === undefined ? {} : { maxResponseSize: maxResponseBytes }),
     });
+  }
+
+  /** The pool of `/metrics` readings and health probes (one connection, opened on first use). */
+  controlPool(): Pool {
+    this.controlConnection ??= new (undici().Pool)(this.base.origin, { connections: 1, pipelining: 1 });
+    return this.controlConnection;
   }
 
   /** Requests this endpoint may have in flight now. */
@@ -196,16 +207,36 @@ export class EndpointSet {
   }
 
   /**
-   * Records a failure that may be the endpoint's (no response, or 500/502/503/504); returns whether
-   * the endpoint is down now. `immediate` marks it down at once (connection refused: nothing listens).
+   * Records a failure that may be the endpoint's; returns whether the endpoint is down now.
+   * `kind`: `refused` (nothing listens) marks it down at once; `silent` (a reset, a timeout: no
+   * answer) counts toward the streak that marks it down; `answered` (a 500/502/503/504) counts too,
+   * but the streak it completes only asks the health path, which has the last word (see above).
    */
-  reportTransportFailure(endpoint: Endpoint, reason: string, immediate = false): boolean {
+  reportTransportFailure(endpoint: Endpoint, reason: string, kind: "refused" | "silent" | "answered"): boolean {
     if (!endpoint.up) return true;
     endpoint.consecutiveFailures += 1;
     // The attempt that failed was released already: `inFlight` counts the others, any of which may
     // still come back with an answer.
     const outage = endpoint.consecutiveFailures >= Math.max(this.#failureThreshold, endpoint.inFlight);
-    if (!immediate && !outage) return false;
+    if (kind === "refused") return this.#markDown(endpoint, reason);
+    if (!outage || endpoint.healthCheck !== undefined) return false;
+    if (kind === "silent") return this.#markDown(endpoint, reason);
+    endpoint.healthCheck = this.#probe(endpoint)
+      .catch(() => false)
+      .then((healthy) => {
+        endpoint.healthCheck = undefined;
+        if (this.#closed || !endpoint.up) return;
+        if (!healthy) {
+          this.#markDown(endpoint, `${reason}; its health check failed too`);
+          return;
+        }
+        endpoint.consecutiveFailures = 0;
+        this.#wake(endpoint.limit - endpoint.inFlight);
+      });
+    return false;
+  }
+
+  #markDown(endpoint: Endpoint, reason: string): true {
     endpoint.up = false;
     this.#emit({ type: "endpoint-down", engine: this.#options.engine, endpoint: displayUrl(endpoint.url), reason });
     this.#scheduleProbe(endpoint);
@@ -223,7 +254,7 @@ export class EndpointSet {
       clearTimeout(endpoint.probeTimer);
       clearTimeout(endpoint.metricsTimer);
     }
-    await Promise.all(this.endpoints.flatMap((endpoint) => [endpoint.pool.close(), ...(endpoint.metricsPool === undefined ? [] : [endpoint.metricsPool.close()])]));
+    await Promise.all(this.endpoints.flatMap((endpoint) => [endpoint.pool.close(), ...(endpoint.controlConnection === undefined ? [] : [endpoint.controlConnection.close()])]));
   }
 
   /**
@@ -237,7 +268,8 @@ export class EndpointSet {
     const count = this.endpoints.length;
     for (let offset = 0; offset < count; offset += 1) {
       const candidate = this.endpoints[(this.#nextStart + offset) % count];
-      if (candidate === undefined || !candidate.up || candidate.inFlight >= candidate.limit) continue;
+      // An endpoint whose health is being asked (after a streak of 5xx) gets no work until the verdict.
+      if (candidate === undefined || !candidate.up || candidate.healthCheck !== undefined || candidate.inFlight >= candidate.limit) continue;
       const load = candidate.inFlight / candidate.limit;
       if (load < bestLoad) {
         best = candidate;
@@ -247,7 +279,7 @@ export class EndpointSet {
     this.#nextStart = (this.#nextStart + 1) % Math.max(1, count);
     if (best === undefined || affinity === undefined || count === 1) return best;
     const preferred = this.#preferred(affinity);
-    if (preferred !== undefined && preferred.inFlight < preferred.limit && preferred.inFlight / preferred.limit <= bestLoad + affinitySlack) return preferred;
+    if (preferred !== undefined && preferred.healthCheck === undefined && preferred.inFlight < preferred.limit && preferred.inFlight / preferred.limit <= bestLoad + affinitySlack) return preferred;
     return best;
   }
 
@@ -273,7 +305,7 @@ export class EndpointSet {
 
   /** Wakes one waiter for a slot freed on `endpoint`: the first (of a few) that prefers it, or the first. */
   #wakeFor(endpoint: Endpoint): void {
-    if (this.#waiters.size === 0 || endpoint.inFlight >= endpoint.limit || !endpoint.up) return;
+    if (this.#waiters.size === 0 || endpoint.inFlight >= endpoint.limit || !endpoint.up || endpoint.healthCheck !== undefined) return;
     let chosen: Waiter | undefined;
     let looked = 0;
     for (const waiter of this.#waiters) {
@@ -346,12 +378,11 @@ export class EndpointSet {
     // ones only while the engine has work.
     if (endpoint.metricsAsked && endpoint.inFlight === 0 && this.#waiters.size === 0) return true;
     endpoint.metricsAsked = true;
-    endpoint.metricsPool ??= new (undici().Pool)(endpoint.base.origin, { connections: 1, pipelining: 1 });
     const timeout = 2000;
     let text: string;
     let status: number;
     try {
-      const response = await endpoint.metricsPool.request({
+      const response = await endpoint.controlPool().request({
         method: "GET",
         path: `${endpoint.base.pathname.replace(/\/+$/, "").replace(/\/v1$/, "")}/metrics`,
         headers: this.#options.probeHeaders,
@@ -448,7 +479,7 @@ export class EndpointSet {
   async #probe(endpoint: Endpoint): Promise<boolean> {
     if (this.#closed) return false;
     const timeout = Math.max(1000, Math.min(10_000, this.#probeIntervalMs * 5));
-    const response = await endpoint.pool.request({
+    const response = await endpoint.controlPool().request({
       method: "GET",
       path: this.#options.probePath(endpoint.base),
       headers: this.#options.probeHeaders,

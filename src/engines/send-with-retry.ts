@@ -1,7 +1,8 @@
 /**
  * One POST with transport retries across an engine's endpoints. Retries retryable statuses and
  * connection errors/timeouts with the policy of `retry-policy.ts`, emitting `request-retry`.
- * Connection errors, timeouts and 500/502/503/504 also count towards marking the endpoint down; a
+ * Connection errors, timeouts and 500/502/503/504 also count towards marking the endpoint down (a
+ * streak of 5xx only when the endpoint's health path fails too, see `EndpointSet`); a
  * failure that leaves its endpoint down is not counted against `maxRetries`: the call goes back to
  * `EndpointSet.acquire`, which picks another endpoint or waits for one to come up. Each attempt is
  * bounded by the engine's `AttemptDeadline` (fixed `timeoutMs`, or derived from latency), and its
@@ -85,8 +86,8 @@ export async function sendWithRetry(options: SendOptions): Promise<SentResponse>
     const retryable = status === undefined ? isRetryableTransportError(outcome.error) : retry.retryStatuses.includes(status);
     if (status === undefined || healthStatuses.has(status)) {
       // The endpoint itself may be failing: once it is marked down, this failure does not count.
-      const refused = status === undefined && transportErrorCode(outcome.error) === "ECONNREFUSED";
-      const down = endpoints.reportTransportFailure(endpoint, reason, refused);
+      const kind = status !== undefined ? "answered" : transportErrorCode(outcome.error) === "ECONNREFUSED" ? "refused" : "silent";
+      const down = endpoints.reportTransportFailure(endpoint, reason, kind);
       if (retryable && down && uncounted < maxUncountedFailures) {
         uncounted += 1;
         continue;

@@ -59,6 +59,19 @@ describe("several endpoints", () => {
     expect(chatCount(dead)).toBeLessThanOrEqual(6);
   });
 
+  it("keeps an endpoint up through a storm of 500s while its health path is fine, and marks a dead one down", async () => {
+    // One server answers every chat request 500 but /health 200; the other's engine died
+    // (/health 503, every request 500). Only the dead one is an outage.
+    const [erring, dead] = await Promise.all([simulator({ faults: { http500: 1 } }), simulator({ faults: { deadAfterRequests: 0 } })]);
+    const engine = engineFor({ endpoint: [`${erring.url}/v1`, `${dead.url}/v1`], concurrency: 8, maxRetries: 3 });
+    const outcomes = await Promise.allSettled(Array.from({ length: 40 }, () => engine.generate(request)));
+    expect(outcomes.every((outcome) => outcome.status === "rejected")).toBe(true);
+    const downs = events.filter((event) => event.type === "endpoint-down");
+    expect(downs.map((event) => (event.type === "endpoint-down" ? event.endpoint : ""))).toEqual([`${dead.url}/v1`]);
+    expect(downs[0]?.type === "endpoint-down" && downs[0].reason).toContain("health check failed");
+    expect(erring.stats().requests["/health"] ?? 0).toBeGreaterThan(0);
+  });
+
   it("survives the simulator's fault mix on one request", async () => {
     const sim = await simulator({ faults: { http500: [1], http503: [2], resetBeforeBody: [3], resetMidBody: [4], http429: [5], retryAfterSeconds: 0 } });
     const engine = engineFor({ endpoint: `${sim.url}/v1` }, { failureThreshold: 10 });
