@@ -4,13 +4,14 @@
  * window sizes (--concurrency / --batch-size), and a --retry-errors session in the middle: a first
  * phase with faults on (rows fail), then faults cleared and a --retry-errors resume that is itself
  * killed at its crash points and at random. Then a --format parquet run killed at random and at
- * the seal points. At the end every folder must equal an uninterrupted fault-free run's (Parquet
+ * the seal points, and a rerun after a chain change killed at its discard points, its commit points
+ * and at random. At the end every folder must equal an uninterrupted fault-free run's (Parquet
  * rows read back through DuckDB), every row exactly once. Prints a table; exits 1 if any folder differs.
  *   npm run build && node --import tsx bench/soak-crash.ts [rows] [randomKills] [seed]
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CRASH_POINTS, type CrashPointName } from "../src/crash-points.js";
 import { startSimulator } from "../src/sim/index.js";
@@ -84,7 +85,7 @@ const attempt = async (label: string, options: Parameters<typeof run>[1], into =
 // Early in each invocation (start-up included): each resume gets a little further, so a phase rarely
 // finishes before its kills are spent.
 const randomKill = (): number => 300 + random() * clean.ms * 0.2;
-const jsonlPoints = CRASH_POINTS.filter((point) => !point.startsWith("seal-") && !point.startsWith("retry-"));
+const jsonlPoints = CRASH_POINTS.filter((point) => !point.startsWith("seal-") && !point.startsWith("retry-") && !point.startsWith("rerun-"));
 const crashAtPoint = async (point: CrashPointName, retry: boolean): Promise<void> => {
   // A torn tail to cut back first: a crash after some writes.
   if (point === "recovery-truncated") await attempt("shard-written (before recovery)", { crashAt: `shard-written:${50 + Math.floor(random() * 200)}`, retry });
@@ -110,6 +111,37 @@ while (!finished) await attempt("run to the end (--retry-errors)", { retry: true
 /** Random kills that really killed a run so far (a run may finish before its kill). */
 const randomKilled = (): number => [...tally].filter(([label]) => label.startsWith("random kill")).reduce((sum, [, counts]) => sum + counts.killed, 0);
 
+// The JSONL phases are judged now: phase 4 reruns that OUTDIR with a changed chain.
+const results: (string | number)[][] = [];
+let identical = true;
+const judge = (label: string, expected: string[], actual: string[]): void => {
+  const ids = actual.map((line) => (JSON.parse(line) as { row_id: string }).row_id);
+  const same = expected.length === actual.length && expected.every((line, i) => line === actual[i]);
+  identical &&= same;
+  results.push([label, expected.length, actual.length, ids.length - new Set(ids).size, same ? "yes" : "NO"]);
+};
+for (const folder of folders) judge(`${folder}/`, folderLines(reference, folder), folderLines(out, folder));
+
+// Phase 4, reruns after a chain change (its first step's prompt), three in a row: to a new prompt,
+// to another, back to the first (every reply from the cache). A discard is finished by whatever
+// runs next, so each rerun is killed at one of its discard points, then at commit points and at
+// random as it goes on. The last must equal the uninterrupted rerun of the reference.
+const prompts = ["Answer this question: {{text}}", "Reply to: {{text}}"] as const;
+const rerunReference = join(data, "reference-rerun");
+cpSync(reference, rerunReference, { recursive: true });
+const rerunClean = await run(rerunReference, { env: { QA_PROMPT: prompts[0] } });
+if (rerunClean.code !== 0) throw new Error(`the uninterrupted rerun exited ${rerunClean.code}: ${rerunClean.stderr}`);
+const rerunPoints = ["rerun-marked", `rerun-discarding:${1 + Math.floor(random() * 6)}`, "rerun-discarded"];
+for (const [index, crashAt] of rerunPoints.entries()) {
+  const env = { QA_PROMPT: prompts[index % 2] ?? "" };
+  finished = false;
+  await attempt(`${crashAt.replace(/:\d+$/, "")} (rerun ${index + 1})`, { crashAt, env });
+  for (const point of ["shard-synced", "ledger-committed"] as const) if (!finished) await attempt(`${point} (rerun ${index + 1})`, { crashAt: `${point}:${1 + Math.floor(random() * 3)}`, env });
+  for (let i = 0; i < Math.max(3, Math.floor(randomKills / 10)) && !finished; i++) await attempt("random kill (rerun)", { killAfterMs: randomKill(), env });
+  while (!finished) await attempt(`run to the end (rerun ${index + 1})`, { env });
+}
+for (const folder of folders) judge(`${folder}/ (rerun)`, folderLines(rerunReference, folder), folderLines(out, folder));
+
 // Phase 3, --format parquet: the seal points (and random kills) against an uninterrupted Parquet run.
 const parquetReference = join(data, "reference-parquet");
 const parquetClean = await run(parquetReference, { parquet: true });
@@ -127,23 +159,9 @@ await simulator.close();
 
 console.log(`\n${failedRows} rows failed in the faults phase and were retried\n`);
 console.log(table(["invocations", "tries", "killed"], [...tally].map(([label, counts]) => [label, counts.tries, counts.killed])));
-let identical = true;
-const results: (string | number)[][] = [];
 for (const folder of folders) {
-  const expected = folderLines(reference, folder);
-  const actual = folderLines(out, folder);
-  const ids = actual.map((line) => (JSON.parse(line) as { row_id: string }).row_id);
-  const same = expected.length === actual.length && expected.every((line, i) => line === actual[i]);
-  identical &&= same;
-  results.push([`${folder}/`, expected.length, actual.length, ids.length - new Set(ids).size, same ? "yes" : "NO"]);
-}
-for (const folder of folders) {
-  const expected = (await parquetRecords(parquetReference, folder)).map((record) => JSON.stringify(record)).sort();
-  const actual = (await parquetRecords(parquetOut, folder)).map((record) => JSON.stringify(record)).sort();
-  const ids = actual.map((line) => (JSON.parse(line) as { row_id: string }).row_id);
-  const same = expected.length === actual.length && expected.every((line, i) => line === actual[i]);
-  identical &&= same;
-  results.push([`${folder}/ (parquet)`, expected.length, actual.length, ids.length - new Set(ids).size, same ? "yes" : "NO"]);
+  const records = async (dir: string): Promise<string[]> => (await parquetRecords(dir, folder)).map((record) => JSON.stringify(record)).sort();
+  judge(`${folder}/ (parquet)`, await records(parquetReference), await records(parquetOut));
 }
 console.log(`\n${table(["folder", "uninterrupted rows", "rows", "duplicates", "identical"], results)}`);
 console.log(`\n${[...tally.values()].reduce((sum, counts) => sum + counts.killed, 0)} SIGKILLs (${randomKilled()} at random moments, the rest at crash points) over ${invocation - 1} invocations; outputs identical: ${identical}`);

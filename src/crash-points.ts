@@ -27,6 +27,8 @@ export const CRASH_POINTS = [
   "retry-swapped",
   /** A rerun after a chain change: `rerun.json` marks the discard of the earlier results, nothing is removed yet. */
   "rerun-marked",
+  /** A rerun: one more of the earlier results' files or folders is removed (pass n: the n-th), others are still there. */
+  "rerun-discarding",
   /** A rerun: the earlier results are removed, the new ledger does not exist yet and the marker is still there. */
   "rerun-discarded",
   /** Resume recovery: a shard was cut back to its committed length. */

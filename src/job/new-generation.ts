@@ -73,6 +73,7 @@ function discard(outDir: string, runFiles: readonly string[], folders: readonly 
   for (const name of readdirSync(outDir)) {
     if (!owned.has(name) && !(name.endsWith(".tmp") && name !== `${RERUN_MARKER}.tmp`)) continue;
     rmSync(join(outDir, name), { recursive: true, force: true });
+    crashPoint("rerun-discarding");
   }
   fsyncDirectory(outDir);
 }
