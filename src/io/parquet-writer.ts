@@ -1,13 +1,16 @@
 /**
  * Writes one Parquet shard, sealed atomically: the rows go to `path + ".tmp"` (hyparquet-writer,
  * Snappy pages, which pandas, DuckDB, Spark and the Hub all read), the file is fsync'd, renamed to
- * `path`, and the folder fsync'd, so a crash leaves either no shard or a complete one.
+ * `path`, and the folder fsync'd, so a crash leaves either no shard or a complete one. The columns'
+ * kinds go in the file's key-value metadata (`PARQUET_COLUMNS_KEY`), so a reader (the viewer) gets
+ * back the JSON record each row came from.
  */
 import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileWriter, parquetWrite } from "hyparquet-writer";
 import { traceDurable, tracingDurable } from "../durable-trace.js";
 import type { ParquetColumn } from "./parquet-columns.js";
+import { PARQUET_COLUMNS_KEY } from "./parquet-record.js";
 import { parquetSchemaElements, parquetValue } from "./parquet-schema.js";
 
 export interface WriteParquetShardOptions {
@@ -41,6 +44,7 @@ export async function writeParquetShard(
     schema: parquetSchemaElements(columns),
     codec: "SNAPPY",
     rowGroupSize: options.rowGroupSize ?? 100_000,
+    kvMetadata: [{ key: PARQUET_COLUMNS_KEY, value: JSON.stringify(columns) }],
   });
   await fsyncPath(temporary, "r+");
   await rename(temporary, path);
