@@ -1,7 +1,8 @@
 /**
  * Rows of sealed Parquet shards, a few at a time, for the viewer: hyparquet over a file handle,
  * given rows `[start, end)`, reads the row groups that hold them and decodes only the pages those
- * rows are in, never the whole file. Each file's parsed footer is kept (up to `FOOTERS_KEPT` files,
+ * rows are in, never the whole file; where a column has an offset index (the writer adds one to a
+ * column chunk of several pages) only those pages are read from disk too. Each file's parsed footer is kept (up to `FOOTERS_KEPT` files,
  * the least recently used going first), as is the root of each row of the last files searched for a
  * row (`rootsOf`); an entry is keyed by the file's path, size and modification time, so a file
  * written anew (a `--fresh` run) is read anew. A handle is opened for each read and closed after.
@@ -33,7 +34,7 @@ export function sealedRows(path: string, start: number, end: number): Promise<Re
   return withFile(path, async (file, footer) => {
     const last = Math.min(end, Number(footer.metadata.num_rows));
     if (last <= start) return [];
-    const rows = await parquetReadObjects({ file, metadata: footer.metadata, rowStart: start, rowEnd: last });
+    const rows = await parquetReadObjects({ file, metadata: footer.metadata, rowStart: start, rowEnd: last, useOffsetIndex: true });
     return rows.map((row) => jsonRecord(row, footer.columns));
   });
 }

@@ -16,6 +16,12 @@ import { parquetSchemaElements, parquetValue } from "./parquet-schema.js";
 export interface WriteParquetShardOptions {
   /** Rows per row group; readers skip whole row groups on resume. @default 100_000 */
   rowGroupSize?: number;
+  /**
+   * Bytes of values per data page (each column chunk gets an offset index of its pages). Small
+   * pages let a reader of a few rows (the viewer) decode only those rows' pages; Parquet's own
+   * guidance is 8 KB. @default 16_384
+   */
+  pageSize?: number;
 }
 
 export async function writeParquetShard(
@@ -44,6 +50,7 @@ export async function writeParquetShard(
     schema: parquetSchemaElements(columns),
     codec: "SNAPPY",
     rowGroupSize: options.rowGroupSize ?? 100_000,
+    pageSize: options.pageSize ?? 16_384,
     kvMetadata: [{ key: PARQUET_COLUMNS_KEY, value: JSON.stringify(columns) }],
   });
   await fsyncPath(temporary, "r+");
