@@ -17,7 +17,7 @@ export interface WriteParquetShardOptions {
   /** Rows per row group; readers skip whole row groups on resume. @default 100_000 */
   rowGroupSize?: number;
   /**
-   * Bytes of values per data page (each column chunk gets an offset index of its pages). Small
+   * Bytes of values per data page (a column chunk of several pages gets an offset index). Small
    * pages let a reader of a few rows (the viewer) decode only those rows' pages; Parquet's own
    * guidance is 8 KB. @default 16_384
    */
