@@ -1,13 +1,14 @@
 /**
  * Issue 15: the viewer stays fast at a million rows. A 1M-row apply-only run and a 20k-row one
- * (the same 10k-line shards, two of them) are made with the real CLI, each is served by
- * `chainette-stream view`, and the same requests are timed against both in this run: the page load
- * (the page's files and the API calls it makes on load: runs, state, rollups, errors, the rows'
- * tail), a page of 50 rows from a random cursor, the page before it, and a row's detail by id
- * (which reads the shards holding that row: its cost follows --max-lines-per-file, not the run's
- * size). The 20k-row run is the baseline: the ratio says how much the cost grows with the run's
- * size (budget: <= 2x), next to absolute budgets.
- *   npm run build && node --import tsx bench/viewer-paging.ts [rows]
+ * (the same 10k-line shards, two of them) are made with the real CLI, in each output format, each
+ * is served by `chainette-stream view`, and the same requests are timed against both sizes in this
+ * run: the page load (the page's files and the API calls it makes on load: runs, state, rollups,
+ * errors, the rows' tail), a page of 50 rows from a random cursor, the page before it, and a row's
+ * detail by id (which reads the shards holding that row: its cost follows --max-lines-per-file,
+ * not the run's size). With `--format parquet` the shards are sealed Parquet files, read a row
+ * group at a time. The 20k-row run is the baseline: the ratio says how much the cost grows with
+ * the run's size (budget: <= 2x), next to absolute budgets.
+ *   npm run build && node --import tsx bench/viewer-paging.ts [rows] [jsonl,parquet]
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
@@ -17,18 +18,19 @@ import { table } from "./measure.js";
 
 const root = join(import.meta.dirname, "..");
 const rows = Number(process.argv[2] ?? 1_000_000);
+const formats = (process.argv[3] ?? "jsonl,parquet").split(",");
 const rounds = Number(process.env.BENCH_RUNS ?? 200);
 const words = ["stream", "batch", "token", "shard", "ledger", "commit", "vector", "engine", "schema", "resume"];
 
-async function makeRun(count: number): Promise<string> {
+async function makeRun(count: number, format: string): Promise<string> {
   const input = await generateLines(`viewer-${count}.jsonl`, count, (i) => {
     const text = Array.from({ length: 24 }, (_, k) => words[(i * 7 + k * 3) % words.length]).join(" ");
     return JSON.stringify({ id: i, text, tags: ["a", `t${i % 17}`, `u${i % 5}`], score: (i % 1000) / 1000, source: "bench" });
   });
-  const out = join(benchData, `out-viewer-${count}`);
+  const out = join(benchData, format === "jsonl" ? `out-viewer-${count}` : `out-viewer-${count}-${format}`);
   if (!existsSync(join(out, "summary.json"))) {
     rmSync(out, { recursive: true, force: true });
-    execFileSync(process.execPath, [join(root, "dist/cli/main.js"), "run", join(root, "bench/chains/apply-only.ts"), "-i", input, "-o", out, "--quiet"], { stdio: "inherit" });
+    execFileSync(process.execPath, [join(root, "dist/cli/main.js"), "run", join(root, "bench/chains/apply-only.ts"), "-i", input, "-o", out, "--quiet", "--format", format], { stdio: "inherit" });
   }
   return out;
 }
@@ -91,13 +93,15 @@ async function measureRun(out: string, count: number): Promise<Timings> {
 }
 
 const baseRows = 20_000;
-const small = await measureRun(await makeRun(baseRows), baseRows);
-const large = await measureRun(await makeRun(rows), rows);
 const budgets: Record<keyof Timings, number> = { load: 300, page: 25, previous: 25, detail: 100 };
 const names: Record<keyof Timings, string> = { load: "page load (3 files + 5 API calls)", page: "next page of 50 rows", previous: "previous page of 50 rows", detail: "a row's detail by id" };
-const lines = (Object.keys(budgets) as (keyof Timings)[]).map((key) => {
-  const p50 = quantile(large[key], 0.5);
-  const base = quantile(small[key], 0.5);
-  return [names[key], `${p50.toFixed(1)} ms`, `${quantile(large[key], 0.99).toFixed(1)} ms`, `${base.toFixed(1)} ms`, (p50 / base).toFixed(2), `p50 <= ${budgets[key]} ms, ratio <= 2`, p50 <= budgets[key] && p50 / base <= 2 ? "ok" : "OVER"];
-});
-console.log(table([`viewer, ${rows} rows`, "p50", "p99", `p50 at ${baseRows / 1000}k rows`, "ratio", "budget", ""], lines));
+for (const format of formats) {
+  const small = await measureRun(await makeRun(baseRows, format), baseRows);
+  const large = await measureRun(await makeRun(rows, format), rows);
+  const lines = (Object.keys(budgets) as (keyof Timings)[]).map((key) => {
+    const p50 = quantile(large[key], 0.5);
+    const base = quantile(small[key], 0.5);
+    return [names[key], `${p50.toFixed(1)} ms`, `${quantile(large[key], 0.99).toFixed(1)} ms`, `${base.toFixed(1)} ms`, (p50 / base).toFixed(2), `p50 <= ${budgets[key]} ms, ratio <= 2`, p50 <= budgets[key] && p50 / base <= 2 ? "ok" : "OVER"];
+  });
+  console.log(table([`viewer, ${rows} rows, ${format}`, "p50", "p99", `p50 at ${baseRows / 1000}k rows`, "ratio", "budget", ""], lines));
+}

@@ -36,6 +36,7 @@ export {
   resolveEngineConfigs,
   type Backend,
   type ChatMessage,
+  type EndpointState,
   type Engine,
   type EngineConfig,
   type EngineDeclaration,

@@ -217,7 +217,7 @@ async function loadRows(direction) {
   if (direction === "next" && page.lines.length === 0) { $("rows-note").textContent = "no more rows yet"; return; }
   app.page.next = page.next;
   app.page.previous = page.previous;
-  $("rows-note").textContent = page.sealedShards > 0 ? `${page.sealedShards} sealed Parquet shard(s) are not listed here (read them with any Parquet reader)` : "";
+  $("rows-note").textContent = "";
   $("rows").tBodies[0].replaceChildren(...page.lines.map((line) => rowLine(folder, line)));
   $("rows-previous").disabled = page.previous === null;
 }
@@ -244,6 +244,15 @@ function rowLine(folder, line) {
   return tr;
 }
 
+/** Where a record is, from its cursor: `seq:offset` (JSONL), `seq:rROW` (sealed Parquet), `seq:rROW:offset` (a Parquet run's staging JSONL). */
+function recordPlace(folder, cursor) {
+  const [seq, place, offset] = cursor.split(":");
+  const shard = `${folder}/${seq.padStart(3, "0")}`;
+  if (!place.startsWith("r")) return `${shard}.jsonl, byte ${place}`;
+  const row = `row ${place.slice(1)}`;
+  return offset === undefined ? `${shard}.parquet, ${row}` : `${folder}/.staging/${seq.padStart(3, "0")}.jsonl, ${row}, byte ${offset}`;
+}
+
 async function openRow(query) {
   const detail = await api("/api/row", query);
   $("detail").hidden = false;
@@ -254,8 +263,7 @@ async function openRow(query) {
     "Rendered prompts and the raw replies of rows that succeeded are not recorded (run --dry-run N prints the prompts).";
   const records = detail.records.map((record) => {
     const box = document.createElement("div");
-    const [seq, offset] = record.cursor.split(":");
-    box.append(text("h3", `${record.folder} (${record.folder}/${seq.padStart(3, "0")}.jsonl, byte ${offset})`));
+    box.append(text("h3", `${record.folder} (${recordPlace(record.folder, record.cursor)})`));
     let shown = record.text;
     try { shown = JSON.stringify(JSON.parse(record.text), null, 2); } catch { /* a cut line: as it is */ }
     box.append(text("pre", shown));

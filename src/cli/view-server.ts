@@ -50,14 +50,13 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
   const timers = new Set<NodeJS.Timeout>();
   let allowedHosts = new Set<string>();
   const server: Server = createServer((request, response) => {
-    try {
-      handle(request, response);
-    } catch (error) {
-      sendJson(response, 500, { error: (error as Error).message });
-    }
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) sendJson(response, 500, { error: (error as Error).message });
+      else response.destroy();
+    });
   });
 
-  function handle(request: IncomingMessage, response: ServerResponse): void {
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!allowedHosts.has((request.headers.host ?? "").toLowerCase())) return sendJson(response, 421, { error: "unknown host name" });
     if (request.method !== "GET" && request.method !== "HEAD") {
       response.setHeader("allow", "GET, HEAD");
@@ -96,7 +95,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
       case "/api/rows": {
         const folder = query.get("folder") ?? "flattened";
         if (!view.snapshot().folders.includes(folder)) return sendJson(response, 404, { error: `the run has no folder \`${folder}\`` });
-        return sendJson(response, 200, view.rows(folder, { after: query.get("after") ?? undefined, before: query.get("before") ?? undefined }, limit));
+        return sendJson(response, 200, await view.rows(folder, { after: query.get("after") ?? undefined, before: query.get("before") ?? undefined }, limit));
       }
       case "/api/row": {
         const folder = query.get("folder");
@@ -105,12 +104,12 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
         let line: string | undefined;
         if (folder !== null && cursor !== null) {
           if (!view.snapshot().folders.includes(folder)) return sendJson(response, 404, { error: `the run has no folder \`${folder}\`` });
-          line = view.line(folder, cursor);
+          line = await view.line(folder, cursor);
           if (line === undefined) return sendJson(response, 404, { error: `no line at ${cursor} in ${folder}` });
           rowId ??= /^\{"row_id":"([\d.]+)"/.exec(line)?.[1] ?? null;
         }
         if (rowId === null || !/^\d{1,15}(\.\d{1,9}){0,32}$/.test(rowId)) return sendJson(response, 400, { error: "give id=ROW_ID, or folder= and cursor=" });
-        return sendJson(response, 200, view.row(rowId));
+        return sendJson(response, 200, await view.row(rowId));
       }
       case "/api/events":
         return stream(response, view);

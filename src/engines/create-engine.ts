@@ -18,7 +18,7 @@ import type { AdaptiveTimeoutOptions } from "./attempt-deadline.js";
 import { defaultRetryOptions, type RetryOptions } from "./retry-policy.js";
 
 export interface CreateEngineOptions {
-  /** Receives `request-retry`, `endpoint-down`/`-up`, `engine-down`/`-up`. */
+  /** Receives `request-retry`, `endpoint-down`/`-up`, `engine-down`/`-up`, `concurrency-limit`, and a `vllm_local` engine's `engine-start` once its server answers. */
   onEvent?: (event: EngineEvent) => void;
   /** Warnings about ignored fields (a pino logger fits). The library is silent without one. */
   logger?: { warn(fields: object, message: string): void };
@@ -76,7 +76,9 @@ export function createEngine(config: EngineConfig, options: CreateEngineOptions 
       connect: (served) => {
         const remote: EngineConfig = { ...served };
         for (const field of localOnlyFields) delete remote[field];
-        return createEngine(remote, options);
+        const engine = createEngine(remote, options);
+        options.onEvent?.({ type: "engine-start", engine: name, endpoints: engine.endpoints?.() ?? [] });
+        return engine;
       },
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(options.usedBy === undefined ? {} : { usedBy: options.usedBy }),

@@ -25,7 +25,7 @@ import { undici } from "../load-on-demand.js";
 import { ChainetteError } from "../errors.js";
 import { AimdConcurrency } from "./aimd-concurrency.js";
 import { FixedConcurrency, type ConcurrencyPolicy } from "./concurrency-policy.js";
-import type { EngineEvent } from "./engine.js";
+import type { EndpointState, EngineEvent } from "./engine.js";
 import { displayUrl } from "./display-url.js";
 import { QueueTargetConcurrency } from "./queue-target-concurrency.js";
 import { parseServerLoad } from "./server-load.js";
@@ -185,6 +185,11 @@ export class EndpointSet {
       if (this.#deadError !== undefined) throw this.#deadError;
       await this.#wait(signal, key);
     }
+  }
+
+  /** Each endpoint's health and limit now. */
+  states(): EndpointState[] {
+    return this.endpoints.map((endpoint) => ({ endpoint: displayUrl(endpoint.url), up: endpoint.up, limit: endpoint.limit, policy: endpoint.policy.kind }));
   }
 
   /** Calls waiting for a slot (every healthy endpoint at its limit) or for an endpoint to come up. */

@@ -110,8 +110,24 @@ export interface GenerateResult {
   latencyMs: number;
 }
 
+/** One endpoint of an engine as it is now: its health and its concurrency limit. */
+export interface EndpointState {
+  /** The base URL, with any credentials redacted. */
+  endpoint: string;
+  up: boolean;
+  /** Requests it may have in flight now (adaptive concurrency's limit; the ceiling when fixed). */
+  limit: number;
+  policy: "queue" | "aimd" | "fixed";
+}
+
 /** Events an engine reports (retries, endpoint health) so the run can count and show them. */
 export type EngineEvent =
+  /**
+   * The run created the engine: its endpoints and their starting limits, so a dashboard has their
+   * series before any outage or limit change. A `vllm_local` engine says it again, with its
+   * server's endpoint, once that server answers; an in-process engine (llamacpp) has none.
+   */
+  | { type: "engine-start"; engine: string; endpoints: readonly EndpointState[] }
   | {
       type: "request-retry";
       engine: string;
@@ -147,4 +163,6 @@ export interface Engine {
    */
   generate(request: GenerateRequest): Promise<GenerateResult>;
   close(): Promise<void>;
+  /** Its endpoints now (an engine that talks to servers; none known yet for a `vllm_local` engine whose server is starting). */
+  endpoints?(): readonly EndpointState[];
 }

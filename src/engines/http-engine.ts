@@ -9,7 +9,7 @@
 import PQueue from "p-queue";
 import { ChainetteError } from "../errors.js";
 import { AttemptDeadline, type AdaptiveTimeoutOptions } from "./attempt-deadline.js";
-import type { Engine, EngineConfig, EngineEvent, GenerateRequest, GenerateResult } from "./engine.js";
+import type { EndpointState, Engine, EngineConfig, EngineEvent, GenerateRequest, GenerateResult } from "./engine.js";
 import type { ChatProtocol } from "./chat-protocol.js";
 import { ContextWindow } from "./context-window.js";
 import { EndpointSet } from "./endpoint-set.js";
@@ -106,6 +106,10 @@ export class HttpEngine implements Engine {
 
   #enqueue(request: GenerateRequest): Promise<GenerateResult> {
     return this.#queue.add(() => this.#generate(request), request.signal === undefined ? {} : { signal: request.signal });
+  }
+
+  endpoints(): readonly EndpointState[] {
+    return this.#endpoints.states();
   }
 
   /** Requests waiting for a free slot (not yet sent). */

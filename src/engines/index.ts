@@ -2,6 +2,7 @@
 export type {
   Backend,
   ChatMessage,
+  EndpointState,
   Engine,
   EngineConfig,
   EngineEvent,

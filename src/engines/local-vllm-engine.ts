@@ -7,7 +7,7 @@
  */
 import { ChainetteError } from "../errors.js";
 import { checkServedModel } from "./check-served-model.js";
-import type { Engine, EngineConfig, GenerateRequest, GenerateResult } from "./engine.js";
+import type { EndpointState, Engine, EngineConfig, GenerateRequest, GenerateResult } from "./engine.js";
 import { currentProcess } from "./local-engine-state.js";
 import { acquireServer, type ServerLease } from "./server-broker.js";
 import { checkLocalConfig } from "./vllm-serve-command.js";
@@ -29,6 +29,8 @@ export class LocalVllmEngine implements Engine {
   readonly #options: LocalVllmEngineOptions;
   readonly #abort = new AbortController();
   #ready: Promise<Engine> | undefined;
+  /** The engine talking to the server, once it answers. */
+  #connected: Engine | undefined;
   #lease: ServerLease | undefined;
   #closed = false;
 
@@ -45,6 +47,10 @@ export class LocalVllmEngine implements Engine {
     if (this.#closed) throw new ChainetteError("ABORTED", `Engine \`${this.name}\` is closed`);
     const engine = await this.#start();
     return engine.generate(request);
+  }
+
+  endpoints(): readonly EndpointState[] {
+    return this.#connected?.endpoints?.() ?? [];
   }
 
   async close(): Promise<void> {
@@ -72,6 +78,7 @@ export class LocalVllmEngine implements Engine {
     const problems = await checkServedModel(served, { env });
     this.#lease = lease;
     if (problems.length > 0) throw new ChainetteError("ENGINE_CONFIG", problems.join("\n"));
-    return this.#options.connect(served);
+    this.#connected = this.#options.connect(served);
+    return this.#connected;
   }
 }

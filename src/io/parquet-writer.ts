@@ -1,18 +1,27 @@
 /**
  * Writes one Parquet shard, sealed atomically: the rows go to `path + ".tmp"` (hyparquet-writer,
  * Snappy pages, which pandas, DuckDB, Spark and the Hub all read), the file is fsync'd, renamed to
- * `path`, and the folder fsync'd, so a crash leaves either no shard or a complete one.
+ * `path`, and the folder fsync'd, so a crash leaves either no shard or a complete one. The columns'
+ * kinds go in the file's key-value metadata (`PARQUET_COLUMNS_KEY`), so a reader (the viewer) gets
+ * back the JSON record each row came from.
  */
 import { open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileWriter, parquetWrite } from "hyparquet-writer";
 import { traceDurable, tracingDurable } from "../durable-trace.js";
 import type { ParquetColumn } from "./parquet-columns.js";
+import { PARQUET_COLUMNS_KEY } from "./parquet-record.js";
 import { parquetSchemaElements, parquetValue } from "./parquet-schema.js";
 
 export interface WriteParquetShardOptions {
   /** Rows per row group; readers skip whole row groups on resume. @default 100_000 */
   rowGroupSize?: number;
+  /**
+   * Bytes of values per data page (a column chunk of several pages gets an offset index). Small
+   * pages let a reader of a few rows (the viewer) decode only those rows' pages; Parquet's own
+   * guidance is 8 KB. @default 16_384
+   */
+  pageSize?: number;
 }
 
 export async function writeParquetShard(
@@ -41,6 +50,8 @@ export async function writeParquetShard(
     schema: parquetSchemaElements(columns),
     codec: "SNAPPY",
     rowGroupSize: options.rowGroupSize ?? 100_000,
+    pageSize: options.pageSize ?? 16_384,
+    kvMetadata: [{ key: PARQUET_COLUMNS_KEY, value: JSON.stringify(columns) }],
   });
   await fsyncPath(temporary, "r+");
   await rename(temporary, path);

@@ -1,7 +1,8 @@
 /**
  * The run's Prometheus metrics (`run --metrics-port N`), folded from its events: rows by node and
- * outcome, requests by outcome, retries, request latency, tokens, finish reasons, endpoint health,
- * requests in flight, commits and their fsync and ledger times. `render()` writes the text
+ * outcome, requests by outcome, retries, request latency, tokens, finish reasons, endpoint health
+ * and concurrency limits (every endpoint from its engine's start, so a dashboard has the series at
+ * once), requests in flight, commits and their fsync and ledger times. `render()` writes the text
  * exposition format (version 0.0.4), every name prefixed `chainette_`.
  */
 import type { RunEvent } from "../pipeline/events.js";
@@ -33,6 +34,10 @@ class Family<T> {
   readonly series = new Map<string, { labels: Record<string, string>; value: T }>();
   constructor(private readonly make: () => T) {}
 
+  has(labels: Record<string, string>): boolean {
+    return this.series.has(JSON.stringify(labels));
+  }
+
   get(labels: Record<string, string>): T {
     const key = JSON.stringify(labels);
     let entry = this.series.get(key);
@@ -55,6 +60,7 @@ export class RunMetrics {
   private readonly inFlight = new Family(() => new Counter());
   private readonly endpointUp = new Family(() => new Counter());
   private readonly engineUp = new Family(() => new Counter());
+  private readonly concurrencyLimit = new Family(() => new Counter());
   private readonly commitSync = new Histogram(COMMIT_BUCKETS);
   private readonly commitLedger = new Histogram(COMMIT_BUCKETS);
   private commits = 0;
@@ -96,6 +102,18 @@ export class RunMetrics {
         break;
       case "request-retry":
         this.retries.get({ engine: event.engine, status: event.status === undefined ? "none" : String(event.status) }).value++;
+        break;
+      case "engine-start":
+        // A vllm_local engine starts again once its server answers: what is known by then stays.
+        if (!this.engineUp.has({ engine: event.engine })) this.engineUp.get({ engine: event.engine }).value = 1;
+        for (const endpoint of event.endpoints) {
+          const labels = { engine: event.engine, endpoint: endpoint.endpoint };
+          if (!this.endpointUp.has(labels)) this.endpointUp.get(labels).value = endpoint.up ? 1 : 0;
+          this.concurrencyLimit.get(labels).value = endpoint.limit;
+        }
+        break;
+      case "concurrency-limit":
+        this.concurrencyLimit.get({ engine: event.engine, endpoint: event.endpoint }).value = event.limit;
         break;
       case "endpoint-down":
         this.endpointUp.get({ engine: event.engine, endpoint: event.endpoint }).value = 0;
@@ -154,8 +172,9 @@ export class RunMetrics {
     family("chainette_tokens_total", "counter", "Tokens by node and kind (input, output).", this.tokens);
     family("chainette_finish_reasons_total", "counter", "Finish reasons of each step's last reply.", this.finishReasons);
     family("chainette_requests_in_flight", "gauge", "Requests of each step in flight now (the concurrency in use).", this.inFlight);
-    family("chainette_engine_up", "gauge", "0 while every endpoint of an engine is down, 1 once one answers again (no series before its first outage).", this.engineUp);
-    family("chainette_endpoint_up", "gauge", "0 while an endpoint is marked down and probed, 1 once it answers again (no series before its first failure).", this.endpointUp);
+    family("chainette_engine_up", "gauge", "1 from the engine's start, 0 while every endpoint of the engine is down.", this.engineUp);
+    family("chainette_endpoint_up", "gauge", "1 from the engine's start, 0 while the endpoint is marked down and probed.", this.endpointUp);
+    family("chainette_endpoint_concurrency_limit", "gauge", "Requests the endpoint may have in flight now: adaptive concurrency's limit from the starting one (the ceiling when fixed).", this.concurrencyLimit);
     scalar("chainette_commits_total", "counter", "Commits made by this session.", this.commits);
     scalar("chainette_committed_rows_total", "counter", "Root rows committed by this session.", this.committedRows);
     histogram("chainette_commit_fsync_seconds", "Time one commit spent making the shards durable (fdatasync).", [{ labels: {}, value: this.commitSync }]);

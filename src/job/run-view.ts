@@ -198,13 +198,11 @@ export class RunView {
     });
   }
 
-  /** A page of one output folder's lines: after a cursor, before one, or the tail (neither). */
-  rows(folder: string, page: { after?: string | undefined; before?: string | undefined }, limit: number): LinePage & { folder: string } {
-    return this.withLedger((ledger) => {
-      const pages = this.pages(ledger, folder);
-      const result = page.after !== undefined ? pages.forward(page.after, limit) : pages.backward(page.before, limit);
-      return { folder, ...result, lines: result.lines.map((line) => ({ ...line, text: redactLine(folder, line.text) })) };
-    });
+  /** A page of one output folder's rows: after a cursor, before one, or the tail (neither). */
+  async rows(folder: string, page: { after?: string | undefined; before?: string | undefined }, limit: number): Promise<LinePage & { folder: string }> {
+    const pages = this.withLedger((ledger) => this.pages(ledger, folder));
+    const result = page.after !== undefined ? await pages.forward(page.after, limit) : await pages.backward(page.before, limit);
+    return { folder, ...result, lines: result.lines.map((line) => ({ ...line, text: redactLine(folder, line.text) })) };
   }
 
   /**
@@ -213,30 +211,33 @@ export class RunView {
    * its failure in the ledger. Found through the ledger's shard roots: only the shards holding its
    * root are read.
    */
-  row(rowId: string): { row_id: string; records: { folder: string; cursor: string; text: string }[]; failure: FailureRecord | null } {
+  async row(rowId: string): Promise<{ row_id: string; records: { folder: string; cursor: string; text: string }[]; failure: FailureRecord | null }> {
     const root = Number(rowId.split(".")[0]);
-    return this.withLedger((ledger) => {
+    const { searches, failure } = this.withLedger((ledger) => {
       const identity = ledger.getMeta<RunIdentity>("identity");
       const folders = ["flattened", "errors", ...(identity?.writeFiltered ? ["filtered"] : []), ...Object.keys(identity?.nodes ?? {})];
-      const records: { folder: string; cursor: string; text: string }[] = [];
-      for (const folder of folders) {
-        const pages = this.pages(ledger, folder);
-        for (const [seq, ranges] of ledger.shardRoots(folder)) {
-          if (!ranges.some(([start, end]) => start <= root && root < end)) continue;
-          for (const line of pages.findRoot(seq, root, (text) => relatedRow(lineRowId(text), rowId))) records.push({ folder, cursor: line.cursor, text: redactLine(folder, line.text) });
-        }
-      }
-      const failure = ledger.failureOf(rowId);
-      return { row_id: rowId, records, failure: failure === undefined ? null : redactFailure(failure) };
+      return {
+        searches: folders.map((folder) => ({
+          folder,
+          pages: this.pages(ledger, folder),
+          seqs: [...ledger.shardRoots(folder)].filter(([, ranges]) => ranges.some(([start, end]) => start <= root && root < end)).map(([seq]) => seq),
+        })),
+        failure: ledger.failureOf(rowId),
+      };
     });
+    const records: { folder: string; cursor: string; text: string }[] = [];
+    for (const { folder, pages, seqs } of searches) {
+      for (const seq of seqs) {
+        for (const line of await pages.findRoot(seq, root, (text) => relatedRow(lineRowId(text), rowId))) records.push({ folder, cursor: line.cursor, text: redactLine(folder, line.text) });
+      }
+    }
+    return { row_id: rowId, records, failure: failure === undefined ? null : redactFailure(failure) };
   }
 
   /** The line at a cursor of a folder (a row opened from the row browser). */
-  line(folder: string, cursor: string): string | undefined {
-    return this.withLedger((ledger) => {
-      const line = this.pages(ledger, folder).lineAt(cursor);
-      return line === undefined ? undefined : redactLine(folder, line);
-    });
+  async line(folder: string, cursor: string): Promise<string | undefined> {
+    const line = await this.withLedger((ledger) => this.pages(ledger, folder)).lineAt(cursor);
+    return line === undefined ? undefined : redactLine(folder, line);
   }
 
   private pages(ledger: Ledger, folder: string): ShardPages {

@@ -4,7 +4,8 @@ import type { Engine, EngineConfig } from "../engines/engine.js";
 import { checkDeviceClaims } from "../engines/server-broker.js";
 
 /**
- * Creates the engines the plan's steps use (an unused declaration is never contacted).
+ * Creates the engines the plan's steps use (an unused declaration is never contacted), and reports
+ * each (`engine-start`: its endpoints and their starting limits) to `onEvent`.
  * `defaultConcurrency` (`--concurrency`) applies to engines that do not set their own, except
  * `llamacpp` ones: their concurrency is parallel sequences, each a KV cache in memory. `vllm_local`
  * engines claiming the same GPUs (each other's, or a running server's) are refused before any starts.
@@ -18,7 +19,9 @@ export function createPlanEngines(plan: ChainPlan, configs: readonly EngineConfi
     for (const config of configs) {
       if (!used.has(config.name)) continue;
       const withConcurrency = config.concurrency === undefined && defaultConcurrency !== undefined && config.backend !== "llamacpp" ? { ...config, concurrency: defaultConcurrency } : config;
-      engines.set(config.name, createEngine(withConcurrency, createOptions));
+      const engine = createEngine(withConcurrency, createOptions);
+      engines.set(config.name, engine);
+      options.onEvent?.({ type: "engine-start", engine: config.name, endpoints: engine.endpoints?.() ?? [] });
     }
   } catch (error) {
     void closeEngines(engines);

@@ -1,7 +1,8 @@
 /**
  * `run --metrics-port`: a run held at a known row on the simulator serves Prometheus text that our
  * own strict reader and (where installed) `promtool check metrics` accept, whose numbers are the
- * run's; the server answers only /metrics and is gone when the run ends.
+ * run's; the server answers only /metrics and is gone when the run ends. Every endpoint of the
+ * engine has its health and concurrency series from the run's start, before any request.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +10,8 @@ import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initialConcurrency } from "../../src/engines/concurrency-policy.js";
+import { displayUrl } from "../../src/engines/display-url.js";
 import { startSimulator, type Simulator } from "../../src/sim/index.js";
 import { readShards, startCli } from "../helpers/cli.js";
 import { parsePrometheusText, type Sample } from "../helpers/prometheus-text.js";
@@ -78,6 +81,49 @@ describe("run --metrics-port", () => {
       writeFileSync(gate, "1000");
       expect((await run.done).code).toBe(0);
       await expect(fetch(url)).rejects.toThrow();
+    } finally {
+      run.child.kill("SIGKILL");
+    }
+  }, 60_000);
+
+  it("exports every endpoint from the start: up, at its starting concurrency limit, before any request", async () => {
+    const input = join(work, "start.jsonl");
+    writeFileSync(input, Array.from({ length: 20 }, (_, n) => `${JSON.stringify({ n, text: `row ${n}` })}\n`).join(""));
+    const gate = join(work, "start.gate");
+    // Two endpoints of one engine (the same simulator by two names, one with credentials that must not show).
+    const endpoints = [`${simulator.url}/v1`, `${simulator.url.replace("127.0.0.1", "user:s3cr3t@localhost")}/v1`];
+    const requestsBefore = simulator.stats().requests.chatCompletions ?? 0;
+    // GATE_FROM 0: every row waits at the gate until the test opens it, so no request is sent meanwhile.
+    const run = startCli(["run", "test/fixtures/chains/viewer-chain.ts", "-i", input, "-o", join(work, "start"), "--quiet", "--metrics-port", "0", "--circuit-breaker", "off", ...endpoints.flatMap((url) => ["--endpoint", `sim=${url}`])], {
+      env: { SIM_URL: simulator.url, GATE_FILE: gate, GATE_FROM: "0" },
+    });
+    let stderr = "";
+    run.child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    try {
+      await waitFor(() => /metrics at (\S+)/.test(stderr), "the metrics URL");
+      const url = /metrics at (\S+)/.exec(stderr)?.[1] as string;
+      let text = "";
+      let samples: Sample[] = [];
+      // The first scrapes that show the run started.
+      while (total(samples, "chainette_running") !== 1) {
+        if (text !== "") await sleep(20);
+        text = await (await fetch(url)).text();
+        samples = parsePrometheusText(text).samples;
+      }
+      const series = (name: string): Sample[] => samples.filter((sample) => sample.name === name);
+      expect(series("chainette_engine_up")).toEqual([{ name: "chainette_engine_up", labels: { engine: "sim" }, value: 1 }]);
+      const expected = (value: number): Sample[] => endpoints.map((endpoint) => ({ name: "", labels: { engine: "sim", endpoint: displayUrl(endpoint) }, value }));
+      expect(series("chainette_endpoint_up").map((sample) => ({ ...sample, name: "" }))).toEqual(expected(1));
+      expect(series("chainette_endpoint_concurrency_limit").map((sample) => ({ ...sample, name: "" }))).toEqual(expected(initialConcurrency));
+      expect(text).not.toContain("s3cr3t");
+      expect(total(samples, "chainette_requests_total")).toBe(0);
+      expect(simulator.stats().requests.chatCompletions ?? 0).toBe(requestsBefore);
+      if (existsSync("/usr/bin/promtool")) {
+        const check = spawnSync("/usr/bin/promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+        expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+      }
+      writeFileSync(gate, "1000");
+      expect((await run.done).code).toBe(0);
     } finally {
       run.child.kill("SIGKILL");
     }
