@@ -200,8 +200,10 @@ export class RunView {
 
   /** A page of one output folder's rows: after a cursor, before one, or the tail (neither). */
   async rows(folder: string, page: { after?: string | undefined; before?: string | undefined }, limit: number): Promise<LinePage & { folder: string }> {
-    const pages = this.withLedger((ledger) => this.pages(ledger, folder));
-    const result = page.after !== undefined ? await pages.forward(page.after, limit) : await pages.backward(page.before, limit);
+    const result = await readingAcrossSeal(() => {
+      const pages = this.withLedger((ledger) => this.pages(ledger, folder));
+      return page.after !== undefined ? pages.forward(page.after, limit) : pages.backward(page.before, limit);
+    });
     return { folder, ...result, lines: result.lines.map((line) => ({ ...line, text: redactLine(folder, line.text) })) };
   }
 
@@ -211,7 +213,11 @@ export class RunView {
    * its failure in the ledger. Found through the ledger's shard roots: only the shards holding its
    * root are read.
    */
-  async row(rowId: string): Promise<{ row_id: string; records: { folder: string; cursor: string; text: string }[]; failure: FailureRecord | null }> {
+  row(rowId: string): Promise<{ row_id: string; records: { folder: string; cursor: string; text: string }[]; failure: FailureRecord | null }> {
+    return readingAcrossSeal(() => this.readRow(rowId));
+  }
+
+  private async readRow(rowId: string): Promise<{ row_id: string; records: { folder: string; cursor: string; text: string }[]; failure: FailureRecord | null }> {
     const root = Number(rowId.split(".")[0]);
     const { searches, failure } = this.withLedger((ledger) => {
       const identity = ledger.getMeta<RunIdentity>("identity");
@@ -236,7 +242,7 @@ export class RunView {
 
   /** The line at a cursor of a folder (a row opened from the row browser). */
   async line(folder: string, cursor: string): Promise<string | undefined> {
-    const line = await this.withLedger((ledger) => this.pages(ledger, folder)).lineAt(cursor);
+    const line = await readingAcrossSeal(() => this.withLedger((ledger) => this.pages(ledger, folder)).lineAt(cursor));
     return line === undefined ? undefined : redactLine(folder, line);
   }
 
@@ -301,4 +307,18 @@ function naturalOrder(a: string, b: string): number {
 
 function round1(value: number): number {
   return Math.round(value * 10) / 10;
+}
+
+/**
+ * Runs a read of shard files once more when a file it was told of is gone: a live Parquet run sealed
+ * the staging shard between the ledger read and the file read, and the second read's ledger names
+ * the sealed file instead.
+ */
+async function readingAcrossSeal<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    return read();
+  }
 }
