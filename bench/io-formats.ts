@@ -28,29 +28,33 @@ const cases: Record<string, () => Promise<number>> = {
   "multilingual JSONL baseline: split2 + JSON.parse": () => splitAndParse(MULTILINGUAL),
   "multilingual JSONL source (openSource, batches of 256)": () => countRows(MULTILINGUAL),
   "Parquet source, ZSTD (hyparquet)": () => countRows(PARQUET),
-  "Parquet shards written, 100k rows each (hyparquet-writer)": async () => {
-    const columns = [
-      stringColumn("row_id"),
-      ...parquetColumnsFromJsonSchema({
-        type: "object",
-        properties: { answer: { type: "string" }, confidence: { type: "number" }, votes: { type: "integer" }, tags: { type: "array", items: { type: "string" } } },
-        required: ["answer", "confidence", "votes", "tags"],
-      }),
-      jsonColumn("error"),
-    ];
-    const folder = join(DATA, "shards");
-    rmSync(folder, { recursive: true, force: true });
-    mkdirSync(folder, { recursive: true });
-    for (let shard = 0; shard * SHARD_ROWS < ROWS; shard++) {
-      const rows = Array.from({ length: Math.min(SHARD_ROWS, ROWS - shard * SHARD_ROWS) }, (_, offset) => {
-        const index = shard * SHARD_ROWS + offset;
-        return { row_id: String(index), answer: `The answer to question ${index} is ${index % 97}.`, confidence: (index % 100) / 100, votes: index, tags: ["a", `t${index % 13}`], error: null };
-      });
-      await writeParquetShard(join(folder, `${String(shard).padStart(3, "0")}.parquet`), rows, columns);
-    }
-    return ROWS;
-  },
+  "Parquet shards written, 100k rows each (hyparquet-writer, 16 KiB pages: the default)": () => writeShards(16_384),
+  "same, 1 MiB pages (the writer's default before the viewer read Parquet pages)": () => writeShards(1024 * 1024),
 };
+
+/** 1M answer rows written as Parquet shards of `SHARD_ROWS`, data pages of `pageSize` bytes. */
+async function writeShards(pageSize: number): Promise<number> {
+  const columns = [
+    stringColumn("row_id"),
+    ...parquetColumnsFromJsonSchema({
+      type: "object",
+      properties: { answer: { type: "string" }, confidence: { type: "number" }, votes: { type: "integer" }, tags: { type: "array", items: { type: "string" } } },
+      required: ["answer", "confidence", "votes", "tags"],
+    }),
+    jsonColumn("error"),
+  ];
+  const folder = join(DATA, "shards");
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true });
+  for (let shard = 0; shard * SHARD_ROWS < ROWS; shard++) {
+    const rows = Array.from({ length: Math.min(SHARD_ROWS, ROWS - shard * SHARD_ROWS) }, (_, offset) => {
+      const index = shard * SHARD_ROWS + offset;
+      return { row_id: String(index), answer: `The answer to question ${index} is ${index % 97}.`, confidence: (index % 100) / 100, votes: index, tags: ["a", `t${index % 13}`], error: null };
+    });
+    await writeParquetShard(join(folder, `${String(shard).padStart(3, "0")}.parquet`), rows, columns, { pageSize });
+  }
+  return ROWS;
+}
 
 /** The baseline: split2's lines, each parsed. */
 async function splitAndParse(path: string): Promise<number> {
