@@ -30,6 +30,35 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** A run started with `--metrics-port 0` (and `args`), its metrics URL once it prints it, and a scrape that parses and checks. */
+async function startWithMetrics(args: string[], env: Record<string, string>): Promise<{ run: ReturnType<typeof startCli>; url: string; scrape: () => Promise<{ text: string; samples: Sample[] }> }> {
+  const run = startCli([...args, "--quiet", "--metrics-port", "0", "--circuit-breaker", "off"], { env });
+  let stderr = "";
+  run.child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    await waitFor(() => /metrics at (\S+)/.test(stderr), "the metrics URL");
+  } catch (error) {
+    run.child.kill("SIGKILL");
+    throw error;
+  }
+  const url = /metrics at (\S+)/.exec(stderr)?.[1] as string;
+  return {
+    run,
+    url,
+    scrape: async () => {
+      const text = await (await fetch(url)).text();
+      return { text, samples: parsePrometheusText(text).samples };
+    },
+  };
+}
+
+/** `promtool check metrics` on a scrape, where Debian's `prometheus` package is installed. */
+function expectPromtoolAccepts(text: string): void {
+  if (!existsSync("/usr/bin/promtool")) return;
+  const check = spawnSync("/usr/bin/promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+  expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
+}
+
 function total(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples.filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value)).reduce((sum, s) => sum + s.value, 0);
 }
@@ -39,21 +68,15 @@ describe("run --metrics-port", () => {
     const input = join(work, "in.jsonl");
     writeFileSync(input, Array.from({ length: 50 }, (_, n) => `${JSON.stringify({ n, text: `row ${n}` })}\n`).join(""));
     const gate = join(work, "gate");
-    const run = startCli(["run", "test/fixtures/chains/viewer-chain.ts", "-i", input, "-o", join(work, "out"), "--quiet", "--metrics-port", "0", "--commit-interval", "20", "--circuit-breaker", "off"], {
-      env: { SIM_URL: simulator.url, SIM_MAX_RETRIES: "1", GATE_FILE: gate, GATE_FROM: "30" },
+    const { run, url, scrape } = await startWithMetrics(["run", "test/fixtures/chains/viewer-chain.ts", "-i", input, "-o", join(work, "out"), "--commit-interval", "20"], {
+      SIM_URL: simulator.url, SIM_MAX_RETRIES: "1", GATE_FILE: gate, GATE_FROM: "30",
     });
-    let stderr = "";
-    run.child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     try {
-      await waitFor(() => /metrics at (\S+)/.test(stderr), "the metrics URL");
-      const url = /metrics at (\S+)/.exec(stderr)?.[1] as string;
-      let text = "";
-      let samples: Sample[] = [];
       // Until the 30 rows before the gate are committed (each scrape is a complete, valid exposition).
+      let { text, samples } = await scrape();
       while (total(samples, "chainette_committed_rows_total") < 30) {
-        if (text !== "") await sleep(20);
-        text = await (await fetch(url)).text();
-        samples = parsePrometheusText(text).samples;
+        await sleep(20);
+        ({ text, samples } = await scrape());
       }
       const { types } = parsePrometheusText(text);
       for (const name of types.keys()) expect(name).toMatch(/^chainette_/);
@@ -73,10 +96,7 @@ describe("run --metrics-port", () => {
       expect(total(samples, "chainette_commits_total")).toBeGreaterThan(0);
       expect(total(samples, "chainette_commit_fsync_seconds_count")).toBe(total(samples, "chainette_commits_total"));
       expect(total(samples, "chainette_running")).toBe(1);
-      if (existsSync("/usr/bin/promtool")) {
-        const check = spawnSync("/usr/bin/promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
-        expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
-      }
+      expectPromtoolAccepts(text);
       expect((await fetch(url.replace(/\/metrics$/, "/"))).status).toBe(404);
       writeFileSync(gate, "1000");
       expect((await run.done).code).toBe(0);
@@ -94,21 +114,15 @@ describe("run --metrics-port", () => {
     const endpoints = [`${simulator.url}/v1`, `${simulator.url.replace("127.0.0.1", "user:s3cr3t@localhost")}/v1`];
     const requestsBefore = simulator.stats().requests.chatCompletions ?? 0;
     // GATE_FROM 0: every row waits at the gate until the test opens it, so no request is sent meanwhile.
-    const run = startCli(["run", "test/fixtures/chains/viewer-chain.ts", "-i", input, "-o", join(work, "start"), "--quiet", "--metrics-port", "0", "--circuit-breaker", "off", ...endpoints.flatMap((url) => ["--endpoint", `sim=${url}`])], {
-      env: { SIM_URL: simulator.url, GATE_FILE: gate, GATE_FROM: "0" },
+    const { run, scrape } = await startWithMetrics(["run", "test/fixtures/chains/viewer-chain.ts", "-i", input, "-o", join(work, "start"), ...endpoints.flatMap((url) => ["--endpoint", `sim=${url}`])], {
+      SIM_URL: simulator.url, GATE_FILE: gate, GATE_FROM: "0",
     });
-    let stderr = "";
-    run.child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     try {
-      await waitFor(() => /metrics at (\S+)/.test(stderr), "the metrics URL");
-      const url = /metrics at (\S+)/.exec(stderr)?.[1] as string;
-      let text = "";
-      let samples: Sample[] = [];
-      // The first scrapes that show the run started.
+      // The first scrape that shows the run started.
+      let { text, samples } = await scrape();
       while (total(samples, "chainette_running") !== 1) {
-        if (text !== "") await sleep(20);
-        text = await (await fetch(url)).text();
-        samples = parsePrometheusText(text).samples;
+        await sleep(20);
+        ({ text, samples } = await scrape());
       }
       const series = (name: string): Sample[] => samples.filter((sample) => sample.name === name);
       expect(series("chainette_engine_up")).toEqual([{ name: "chainette_engine_up", labels: { engine: "sim" }, value: 1 }]);
@@ -118,10 +132,7 @@ describe("run --metrics-port", () => {
       expect(text).not.toContain("s3cr3t");
       expect(total(samples, "chainette_requests_total")).toBe(0);
       expect(simulator.stats().requests.chatCompletions ?? 0).toBe(requestsBefore);
-      if (existsSync("/usr/bin/promtool")) {
-        const check = spawnSync("/usr/bin/promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
-        expect(check.status, `${check.stdout}${check.stderr}`).toBe(0);
-      }
+      expectPromtoolAccepts(text);
       writeFileSync(gate, "1000");
       expect((await run.done).code).toBe(0);
     } finally {
