@@ -75,7 +75,7 @@ process.on("SIGTERM", () => {
 const code = await new Promise<number>((done) => child.on("exit", (exitCode, signal) => done(exitCode ?? (signal === null ? EXIT.failure : 128 + constants.signals[signal]))));
 await simulator.close();
 if (code === 0) {
-  process.stdout.write(`\nDone. Look at:\n  ${shownOut}/flattened/   one joined record per answered question\n  ${shownOut}/summary.json  counts, tokens, latency percentiles\n  npx chainette-stream inspect ${shownOut}\n`);
+  process.stdout.write(`\nDone. Look at:\n  ${shownOut}/flattened/   one joined record per answered question\n  ${shownOut}/summary.json  counts, tokens, latency percentiles\n  npx chainette-stream inspect ${shownOut}   the run's state in the terminal\n  npx chainette-stream view ${shownOut}      a local page: charts, errors by type, every row\n`);
 } else if (code === EXIT.interrupted || interrupted || terminated) {
   const done = earlierRun()?.done ?? 0;
   process.stdout.write(`\nStopped: ${formatCount(done)} questions are done and saved in ${shownOut}. Run \`npm run demo\` again to resume where it stopped (\`npm run demo -- --fresh\` starts over).\n`);
