@@ -20,6 +20,7 @@ Commands:
   warmup -f ENGINES.yml [-e NAME ...]          start vllm_local engines, wait until healthy
   kill (--all | -e NAME ...)                   stop engines that warmup or a run started
   ps [--json]                                  managed vllm_local servers: pid, model, port, runs
+  cache DIR [--prune-older-than AGE]           a response cache's size and age; prune old replies
 
 Options:
   -v, --version                                print the version
@@ -45,6 +46,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   warmup: async () => import("./warmup-command.js").then((module) => ({ run: module.warmupCommand, options: module.WARMUP_OPTIONS })),
   kill: async () => import("./kill-command.js").then((module) => ({ run: module.killCommand, options: module.KILL_OPTIONS })),
   ps: async () => import("./ps-command.js").then((module) => ({ run: module.psCommand, options: module.PS_OPTIONS })),
+  cache: async () => import("./cache-command.js").then((module) => ({ run: module.cacheCommand, options: module.CACHE_OPTIONS })),
 };
 
 async function main(name: string | undefined, rest: string[]): Promise<number> {

@@ -11,7 +11,7 @@
  * a busy loop handles many replies a turn, an idle one can afford a transaction per reply. (A 10 ms
  * timer instead let a kill lose more replies than were in flight: cache-crash-cost.test.ts.)
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { ChainetteError } from "../errors.js";
@@ -46,6 +46,26 @@ CREATE TABLE IF NOT EXISTS replies (
   requests INTEGER NOT NULL,
   created_at INTEGER NOT NULL
 );`;
+
+export interface CacheDescription {
+  path: string;
+  entries: number;
+  /** Bytes of reply text (and reasoning) stored. */
+  textBytes: number;
+  /** When the oldest and the newest entry were stored (ms since the epoch); null when empty. */
+  oldest: number | null;
+  newest: number | null;
+  /** Bytes of the cache's files on disk (database, WAL, shared memory). */
+  bytes: number;
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
 
 interface ReplyRow {
   text: string;
@@ -145,6 +165,38 @@ export class ResponseCache implements ReplyCache {
       // A cache that cannot be written (disk full, locked for longer than the busy timeout) costs
       // only requests sent again later; the run's results never depend on it.
     }
+  }
+
+  /** What the cache holds: entries, their text, the oldest and newest (ms since the epoch), the files' bytes. */
+  describe(): CacheDescription {
+    this.flush();
+    const row = this.#db
+      .prepare("SELECT count(*) AS entries, coalesce(sum(length(text) + coalesce(length(reasoning), 0)), 0) AS textBytes, min(created_at) AS oldest, max(created_at) AS newest FROM replies")
+      .get() as { entries: number; textBytes: number; oldest: number | null; newest: number | null };
+    const bytes = CACHE_FILES.reduce((sum, name) => sum + fileSize(join(dirname(this.path), name)), 0);
+    return { path: this.path, entries: row.entries, textBytes: row.textBytes, oldest: row.oldest, newest: row.newest, bytes };
+  }
+
+  /**
+   * Deletes the replies stored before `cutoff` (ms since the epoch), in transactions of 10,000 so a
+   * run sharing the cache waits for one short lock at a time; then gives the space back to the file
+   * system (checkpoint, VACUUM). Returns the replies deleted. A run that needed one sends its
+   * request again.
+   */
+  pruneBefore(cutoff: number): number {
+    this.flush();
+    const batch = this.#db.prepare("DELETE FROM replies WHERE id IN (SELECT id FROM replies WHERE created_at < ? LIMIT 10000)");
+    let deleted = 0;
+    for (;;) {
+      const { changes } = batch.run(cutoff);
+      deleted += changes;
+      if (changes === 0) break;
+    }
+    if (deleted > 0) {
+      this.#db.exec("VACUUM");
+      this.#db.pragma("wal_checkpoint(TRUNCATE)");
+    }
+    return deleted;
   }
 
   /** Entries stored, for `inspect` and tests. */
