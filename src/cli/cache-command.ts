@@ -2,8 +2,8 @@
  * `chainette-stream cache DIR [--prune-older-than AGE] [--json]`: what a response cache holds (an
  * OUTDIR's, or a shared `--cache DIR`'s): entries, reply text, bytes on disk, the oldest and newest
  * entry; with `--prune-older-than`, deletes the replies stored longer ago than AGE and gives the
- * space back. Safe beside runs using the cache: they wait for short locks, and a reply pruned from
- * under one only costs its request again.
+ * space back. Safe beside runs using the cache: a run that cannot store a batch of replies while
+ * the file is rewritten skips it, and a reply pruned from under a run only costs its request again.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
