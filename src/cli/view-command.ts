@@ -6,6 +6,7 @@ import { findRuns } from "../job/run-view.js";
 import { EXIT } from "./exit-codes.js";
 import { parseInteger } from "./option-values.js";
 import { startViewServer } from "./view-server.js";
+import { untilStopped } from "../until-stopped.js";
 
 export const VIEW_HELP = `Usage: chainette-stream view OUTDIR [--port N] [--host H]
 
@@ -43,15 +44,7 @@ export async function viewCommand(argv: string[]): Promise<number> {
     throw error;
   });
   process.stdout.write(`viewer of ${root} on ${server.url}/ (Ctrl-C stops it)\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilStopped();
   await server.close();
   return EXIT.ok;
 }

@@ -7,6 +7,7 @@ import { ChainetteError, isChainetteError } from "../errors.js";
 import type { FaultOptions, FaultRate } from "./faults.js";
 import type { ProfileName, SchedulingPolicy, SimulatorOptions } from "./options.js";
 import { startSimulator } from "./server.js";
+import { untilStopped } from "../until-stopped.js";
 
 export const SIM_HELP = `Usage: chainette-stream sim [options]
 
@@ -130,15 +131,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     }
     const simulator = await startSimulator(options);
     process.stdout.write(`sim listening on ${simulator.url}  (OpenAI base URL: ${simulator.url}/v1)\n`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off("SIGINT", stop);
-        process.off("SIGTERM", stop);
-        resolve();
-      };
-      process.on("SIGINT", stop);
-      process.on("SIGTERM", stop);
-    });
+    await untilStopped();
     await simulator.close();
     return 0;
   } catch (error) {

@@ -3,35 +3,13 @@
  * server's queue is kept short but not empty, `maxShare` caps our share of its slots, servers
  * without metrics are backed off on 429, endpoints get work in proportion to their capacity.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { createEngine } from "../../src/engines/create-engine.js";
-import type { Engine, EngineConfig, EngineEvent, GenerateRequest } from "../../src/engines/engine.js";
+import { describe, expect, it } from "vitest";
+import type { EngineEvent, GenerateRequest } from "../../src/engines/engine.js";
 import { parseServerLoad } from "../../src/engines/server-load.js";
-import { startSimulator, type Simulator, type SimulatorOptions } from "../../src/sim/index.js";
-import { chatCompletion, startTestServer, type TestServer } from "./test-server.js";
+import { engineHarness } from "./engine-harness.js";
+import { chatCompletion } from "./test-server.js";
 
-const sims: Simulator[] = [];
-const engines: Engine[] = [];
-let server: TestServer | undefined;
-
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((engine) => engine.close()));
-  await Promise.all(sims.splice(0).map((sim) => sim.close()));
-  await server?.stop();
-  server = undefined;
-});
-
-async function sim(options: SimulatorOptions): Promise<Simulator> {
-  const started = await startSimulator({ model: "m", ...options });
-  sims.push(started);
-  return started;
-}
-
-function engine(config: Partial<EngineConfig> & { endpoint: string | string[] }, events: EngineEvent[] = []): Engine {
-  const created = createEngine({ name: "llm", backend: "vllm_api", model: "m", ...config }, { onEvent: (event) => events.push(event), retry: { baseDelayMs: 5, maxDelayMs: 20 } });
-  engines.push(created);
-  return created;
-}
+const { sim, server: testServer, engine } = engineHarness();
 
 /** A request of exactly `tokens` output tokens (vLLM's `ignore_eos`); `index` makes its prompt unique. */
 const request = (index: number, tokens = 128): GenerateRequest => ({
@@ -95,8 +73,8 @@ describe("vLLM queue target (from /metrics)", () => {
 describe("AIMD (servers without /metrics)", () => {
   it("backs off a server that answers 429 past 6 requests in flight", async () => {
     let rejected = 0;
-    server = await startTestServer(() => {
-      if ((server?.inFlight ?? 0) > 6) {
+    const server = await testServer(() => {
+      if (server.inFlight > 6) {
         rejected++;
         return { status: 429, json: { error: { message: "rate limited" } }, headers: { "retry-after": "0" } };
       }

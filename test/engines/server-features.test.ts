@@ -3,37 +3,15 @@
  * so that rows that cannot fit are never sent, vLLM's `priority` where the server runs priority
  * scheduling (probed by its answer), and prefix affinity measured on the simulator's prefix cache.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { createEngine } from "../../src/engines/create-engine.js";
-import type { Engine, EngineConfig, GenerateRequest } from "../../src/engines/engine.js";
+import { describe, expect, it } from "vitest";
+import type { GenerateRequest } from "../../src/engines/engine.js";
 import { isChainetteError } from "../../src/errors.js";
 import { Chain, registerEngine, Step, type RowResult } from "../../src/index.js";
 import { z } from "zod";
-import { startSimulator, type Simulator, type SimulatorOptions } from "../../src/sim/index.js";
-import { chatCompletion, startTestServer, type TestServer } from "./test-server.js";
+import { engineHarness } from "./engine-harness.js";
+import { chatCompletion } from "./test-server.js";
 
-const sims: Simulator[] = [];
-const engines: Engine[] = [];
-let server: TestServer | undefined;
-
-afterEach(async () => {
-  await Promise.all(engines.splice(0).map((engine) => engine.close()));
-  await Promise.all(sims.splice(0).map((sim) => sim.close()));
-  await server?.stop();
-  server = undefined;
-});
-
-async function sim(options: SimulatorOptions): Promise<Simulator> {
-  const started = await startSimulator({ model: "m", ...options });
-  sims.push(started);
-  return started;
-}
-
-function engine(config: Partial<EngineConfig> & { endpoint: string | string[] }): Engine {
-  const created = createEngine({ name: "llm", backend: "vllm_api", model: "m", ...config }, { retry: { baseDelayMs: 5, maxDelayMs: 20 } });
-  engines.push(created);
-  return created;
-}
+const { sim, server: testServer, engine } = engineHarness();
 
 const ask = (content: string, maxTokens: number): GenerateRequest => ({ messages: [{ role: "user", content }], sampling: { maxTokens } });
 
@@ -58,7 +36,7 @@ describe("rows that cannot fit", () => {
   });
 
   it("without /tokenize, refuses only what cannot fit even at 6 characters a token", async () => {
-    server = await startTestServer((request) => (request.path.endsWith("/tokenize") ? { status: 404, json: { detail: "Not Found" } } : chatCompletion("ok")), {
+    const server = await testServer((request) => (request.path.endsWith("/tokenize") ? { status: 404, json: { detail: "Not Found" } } : chatCompletion("ok")), {
       probe: () => ({ json: { object: "list", data: [{ id: "m", max_model_len: 1000 }] } }),
     });
     const llm = engine({ backend: "openai_compatible", endpoint: `${server.url}/v1` });
@@ -87,7 +65,7 @@ describe("rows that cannot fit, in a chain", () => {
 
 describe("priority", () => {
   it("sends `priority`, and stops sending it after the server refuses it (one resend)", async () => {
-    server = await startTestServer((request) =>
+    const server = await testServer((request) =>
       (request.body as { priority?: number }).priority === undefined
         ? chatCompletion("ok")
         : { status: 400, json: { error: { message: "Got priority 5 but Priority scheduling is not enabled.", type: "BadRequestError", code: 400 } } },
